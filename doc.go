@@ -1,0 +1,3 @@
+// Package portsense is an embeddable library that scans ports and detects
+// port scans. This package holds only documentation; see the tour below.
+package portsense

@@ -1,0 +1,78 @@
+// Package probe defines the Prober interface that the scan engine drives, and
+// the probers portsense ships: TCP connect now; SYN, UDP and host discovery
+// build on the same interface.
+//
+// The engine (package scanner) owns time: it decides when to send, how many
+// probes are in flight, when to retransmit and when silence becomes a verdict.
+// A prober owns packets: it knows how to send one probe and how to classify
+// what comes back.
+package probe
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/portsense/portsense/result"
+	"github.com/portsense/portsense/target"
+)
+
+// Probe is one attempt to learn the state of one target.
+type Probe struct {
+	Target target.Target
+	// Try counts attempts for this target from 0. Raw probers encode it in
+	// the packet so that a reply names the try it answers.
+	Try int
+	// Timeout is how long the engine will wait for a reply before it gives
+	// up on this try. Probers with blocking sends (connect) use it to bound
+	// their work; raw probers ignore it.
+	Timeout time.Duration
+}
+
+// Reply is what a prober learnt about a target from a reply (or from the
+// operating system, for connect). Every Reply is final for its target: the
+// engine emits it as a result and stops probing that target.
+type Reply struct {
+	Target target.Target
+	// Try is the try the reply answers, or -1 when the prober cannot tell.
+	// The engine uses it for clean RTT samples (Karn's rule otherwise).
+	Try      int
+	State    result.State
+	Reason   result.Reason
+	ReplyTTL uint8     // IP TTL / hop limit of the reply, 0 if unknown
+	Time     time.Time // when the reply arrived; zero means "now"
+	// From is the address that sent the reply when it differs from the
+	// target, such as a router sending ICMP unreachable. Usually invalid.
+	From netip.Addr
+}
+
+// Prober sends probes of one protocol and classifies their replies.
+//
+// A Prober is a description, safe to share between scanners; Open makes a
+// Session that holds the sockets of one scan.
+type Prober interface {
+	// Protocol is the protocol of the targets this prober probes.
+	Protocol() target.Protocol
+
+	// Silence is the verdict for a target that never answered any try:
+	// filtered/no-response for TCP, open|filtered/no-response for UDP.
+	Silence() (result.State, result.Reason)
+
+	// Open starts a probing session. The session calls deliver for every
+	// reply it classifies, from any goroutine, until Close returns; deliver
+	// must not block for long. Open honours ctx only while opening.
+	Open(ctx context.Context, deliver func(Reply)) (Session, error)
+}
+
+// Session is an open prober: it sends probes and reports replies through
+// the deliver function given to Open.
+type Session interface {
+	// Send sends one probe. It must not block for the length of a round
+	// trip: the engine calls it from its send loop. An error is fatal to
+	// the scan unless it wraps ErrTargetSkipped.
+	Send(p Probe) error
+
+	// Close stops the session, releases its sockets, and returns once
+	// deliver will no longer be called.
+	Close() error
+}

@@ -1,0 +1,102 @@
+package result
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/portsense/portsense/target"
+)
+
+// Result is the final verdict on one port of one host.
+// Results are plain values: copy them, compare them, keep them.
+type Result struct {
+	Target   netip.AddrPort  // the scanned address and port
+	Proto    target.Protocol // tcp or udp
+	State    State           // one of nmap's six states
+	Reason   Reason          // why the port has State
+	ReplyTTL uint8           // IP TTL / hop limit of the reply; 0 when none came
+	RTT      time.Duration   // round-trip time of the reply that decided; 0 when none came
+	Tries    int             // probes sent for this port (1 = no retransmission)
+	Time     time.Time       // when the verdict was reached
+	Service  *Service        // what runs there, when version detection ran; else nil
+}
+
+// Port returns the result's port together with its protocol.
+func (r Result) Port() target.Port {
+	return target.Port{Proto: r.Proto, Num: r.Target.Port()}
+}
+
+// String formats r as one line: "198.18.0.1:22/tcp open syn-ack".
+func (r Result) String() string {
+	return fmt.Sprintf("%s/%s %s %s", r.Target, r.Proto, r.State, r.Reason)
+}
+
+// Service describes the application behind an open port.
+type Service struct {
+	Name      string   `json:"name"`                // service name, such as "ssh" or "http"
+	Product   string   `json:"product,omitempty"`   // product name, such as "OpenSSH"
+	Version   string   `json:"version,omitempty"`   // product version
+	ExtraInfo string   `json:"extrainfo,omitempty"` // anything else the probe learnt
+	Tunnel    string   `json:"tunnel,omitempty"`    // "ssl" when reached through TLS
+	Method    string   `json:"method"`              // "probed" (a probe matched) or "table" (guessed from the port number)
+	Conf      int      `json:"conf"`                // confidence 0–10, as nmap's conf
+	CPE       []string `json:"cpe,omitempty"`       // CPE names of the product, when known
+}
+
+// HostState says whether a host is up.
+type HostState uint8
+
+// Host states. The zero value is HostUnknown.
+const (
+	HostUnknown HostState = iota
+	HostUp
+	HostDown
+)
+
+var hostStateNames = [...]string{HostUnknown: "unknown", HostUp: "up", HostDown: "down"}
+
+// String returns "up", "down" or "unknown", as nmap's XML spells them.
+func (s HostState) String() string {
+	if int(s) < len(hostStateNames) {
+		return hostStateNames[s]
+	}
+	return fmt.Sprintf("hoststate(%d)", uint8(s))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s HostState) MarshalText() ([]byte, error) {
+	if int(s) >= len(hostStateNames) {
+		return nil, fmt.Errorf("result: invalid host state %d", uint8(s))
+	}
+	return []byte(hostStateNames[s]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *HostState) UnmarshalText(b []byte) error {
+	for i, n := range hostStateNames {
+		if n == string(b) {
+			*s = HostState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("result: unknown host state %q", b)
+}
+
+// Host is the verdict on one host: whether it is up, and why.
+type Host struct {
+	Addr     netip.Addr    // the host
+	State    HostState     // up, down or unknown
+	Reason   Reason        // why: echo-reply, syn-ack, arp-response, user-set, no-response, …
+	ReplyTTL uint8         // TTL / hop limit of the deciding reply; 0 when none
+	RTT      time.Duration // round-trip time of the deciding reply; 0 when none
+	Time     time.Time     // when the verdict was reached
+	// Warnings are notes about the host that a reader should see, such as
+	// "syn-proxy: every probed port answered SYN-ACK".
+	Warnings []string
+}
+
+// String formats h as one line: "198.18.0.1 up echo-reply".
+func (h Host) String() string {
+	return fmt.Sprintf("%s %s %s", h.Addr, h.State, h.Reason)
+}
