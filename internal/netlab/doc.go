@@ -1,0 +1,55 @@
+// Package netlab builds small labs of Linux network namespaces for portsense's
+// tests: target hosts joined to the test by veth pairs, TCP and UDP services
+// inside them, nftables filters (drop, ICMP reject, TCP reset), tc netem loss
+// and delay, AnyIP routes for many live addresses and blackhole routes for dark
+// space.
+//
+// # Safety
+//
+// A lab test never runs in the machine's own network namespace. [Main], called
+// from a package's TestMain, re-executes the test binary (same arguments, so
+// -run, -count, -race and go test -c binaries all work) in a fresh network
+// namespace holding only loopback. That namespace is the scanner side: the
+// only interfaces in it are lo and the veths the lab adds, and it has no
+// default route, so a probe sent to any address outside the lab fails with
+// ENETUNREACH instead of leaving the machine. Every lab address comes from
+// 198.18.0.0/15 (RFC 2544) or 2001:db8::/32 (RFC 3849); [Host.AnyIP] and
+// [Host.Blackhole] refuse anything else.
+//
+// # Use
+//
+// In the package under test:
+//
+//	func TestMain(m *testing.M) { netlab.Main(m) }
+//
+//	func TestConnect(t *testing.T) {
+//		lab := netlab.New(t) // skips unless root on Linux
+//		h := lab.AddHost(netlab.HostConfig{})
+//		h.ListenTCP(t, 22, 80)
+//		h.Drop(t, target.TCP, 443)
+//		// scan h.Addr4 / h.Addr6 from here: 22 and 80 open, 443 filtered,
+//		// everything else closed.
+//	}
+//
+// Without root, or off Linux, [New] skips the test with a one-line reason.
+// With PORTSENSE_LAB_REQUIRED=1 in the environment the skip becomes a failure,
+// so CI can prove the lab tests really ran. A root process that did not go
+// through [Main] fails [New] with a message asking for the TestMain above.
+//
+// # Addresses
+//
+// Host N (HostConfig.Subnet, 1..250) gets the link 198.18.N.0/24 and
+// 2001:db8:N::/64, where N is written with the same digits in the IPv6 group
+// (subnet 12 is 198.18.12.0/24 and 2001:db8:12::/64). The scanner side is .1
+// and ::1, the host .2 and ::2. Prefixes in 198.19.0.0/16 and 2001:db8:f000::/36
+// never collide with link subnets and are the natural choice for AnyIP and
+// Blackhole.
+//
+// # Clean-up
+//
+// Everything a lab creates is removed by t.Cleanup (or [Lab.Close]): listeners
+// are closed and their goroutines waited for, started processes are killed by
+// PID, veths and namespaces are deleted. Target namespaces are named
+// "psl-<pid>-<n>"; [New] first removes those left behind by test processes
+// that died, and never touches the namespaces of processes still alive.
+package netlab
