@@ -1,0 +1,281 @@
+package detect
+
+import (
+	"time"
+	"unsafe"
+)
+
+// SourceTableConfig bounds the per-source state an analyser keeps. The
+// zero value and nil mean the documented defaults.
+type SourceTableConfig struct {
+	// Capacity is the number of sources tracked exactly. Default 8192.
+	Capacity int
+	// AdmitFailures is how many failed first contacts a count-min sketch
+	// must attribute to a source before it gets an exact entry. Sources
+	// below it cost no per-source memory. Default 2.
+	AdmitFailures int
+	// SketchWidth is the width of each of the count-min sketch's 4 rows
+	// (8-bit counters). Default 1<<18.
+	SketchWidth int
+	// SketchAging halves every sketch counter this often (packet time).
+	// Default 30 min.
+	SketchAging time.Duration
+}
+
+func (c *SourceTableConfig) withDefaults() SourceTableConfig {
+	var d SourceTableConfig
+	if c != nil {
+		d = *c
+	}
+	if d.Capacity <= 0 {
+		d.Capacity = 8192
+	}
+	if d.AdmitFailures <= 0 {
+		d.AdmitFailures = 2
+	}
+	if d.SketchWidth <= 0 {
+		d.SketchWidth = 1 << 18
+	}
+	if d.SketchAging <= 0 {
+		d.SketchAging = 30 * time.Minute
+	}
+	return d
+}
+
+// srcState is everything the analysers keep about one admitted source.
+type srcState struct {
+	first, last int64
+	lastScan    int64 // packet time of the last KindScan, 0: none
+	attempts    uint32
+	fails       uint32
+	trw         trwState
+	slow        slowState
+	thr         thrState
+	shape       shapeState
+	dec         decoyState
+}
+
+// engine is the shared core of every analyser in this package: outcome
+// tracking, evidence-gated admission into a bounded source table, and the
+// detectors switched on for it.
+type engine struct {
+	name     string
+	tracker  *OutcomeTracker
+	hash     keyHasher
+	table    *srcTable[srcState]
+	cm       *countMin
+	tcfg     SourceTableConfig
+	aging    int64
+	halvedAt int64
+	now      int64
+	cooldown int64
+
+	trw  *trwParams
+	slow *slowParams
+	thr  *thrParams
+	camp *campaigns
+
+	emit func(Event)
+}
+
+func newEngine(name string, oc *OutcomeConfig, tc *SourceTableConfig, cooldown time.Duration) *engine {
+	t := tc.withDefaults()
+	e := &engine{
+		name:     name,
+		tracker:  NewOutcomeTracker(oc),
+		hash:     newKeyHasher(),
+		cm:       newCountMin(t.SketchWidth),
+		tcfg:     t,
+		aging:    int64(t.SketchAging),
+		cooldown: int64(cooldown),
+	}
+	if e.cooldown <= 0 {
+		e.cooldown = int64(10 * time.Minute)
+	}
+	e.table = newSrcTable[srcState](t.Capacity, e.weight)
+	return e
+}
+
+// weight ranks entries for eviction: evidence, discounted by idleness.
+func (e *engine) weight(s *srcState) float64 {
+	w := float64(s.fails) + s.slow.score[len(s.slow.score)-1]
+	if s.lastScan != 0 {
+		w += 8 // keep reported sources so dedup holds
+	}
+	idle := float64(e.now-s.last) / float64(time.Hour)
+	if idle > 0 {
+		w /= 1 + idle
+	}
+	return w
+}
+
+func (e *engine) observe(o *Observation, emit func(Event)) {
+	e.emit = emit
+	e.tick(o.Time.UnixNano())
+	e.tracker.observe(o)
+	e.drain()
+	e.emit = nil
+}
+
+func (e *engine) advance(now time.Time, emit func(Event)) {
+	e.emit = emit
+	n := now.UnixNano()
+	e.tick(n)
+	e.tracker.advance(n)
+	e.drain()
+	if e.camp != nil {
+		e.camp.due(e, n)
+	}
+	e.emit = nil
+}
+
+func (e *engine) tick(now int64) {
+	if now > e.now {
+		e.now = now
+	}
+	if e.halvedAt == 0 {
+		e.halvedAt = now
+	} else if now-e.halvedAt >= e.aging {
+		e.cm.halve()
+		e.halvedAt = now
+	}
+}
+
+func (e *engine) drain() {
+	for i := range e.tracker.out {
+		e.contact(&e.tracker.out[i])
+	}
+	e.tracker.out = e.tracker.out[:0]
+}
+
+func (e *engine) memoryBytes() int {
+	n := e.tracker.MemoryBytes() + e.cm.bytes() +
+		e.table.cap()*int(unsafe.Sizeof(tableSlot[srcState]{}))
+	if e.camp != nil {
+		n += e.camp.memoryBytes()
+	}
+	return n
+}
+
+// contact is the per-contact path shared by all detectors.
+func (e *engine) contact(c *Contact) {
+	if !c.NewPort {
+		return
+	}
+	now := c.End.UnixNano()
+	if now > e.now {
+		e.now = now
+	}
+	failed := c.Outcome.Failed()
+	h := e.hash.addr(c.Src)
+	s := e.table.get(h, c.Src)
+	if s == nil {
+		if !failed {
+			return
+		}
+		est := e.cm.add(h)
+		if est < e.tcfg.AdmitFailures {
+			if e.camp != nil {
+				e.camp.recentOnly(e, c)
+			}
+			return
+		}
+		s, _ = e.table.insert(h, c.Src)
+		s.first = c.Start.UnixNano()
+		// Credit the failures that earned admission, but never more than
+		// the admission bar: a sketch collision must not make evidence.
+		prior := min(est-1, e.tcfg.AdmitFailures-1)
+		for range prior {
+			e.account(s, c, true, true)
+		}
+	} else if failed {
+		e.cm.add(h)
+	}
+	s.last = now
+	e.account(s, c, failed, false)
+	e.shapeAdd(s, c)
+	var hit *decoyGroup
+	if e.camp != nil {
+		hit = e.camp.contact(e, s, h, c, failed)
+	}
+	e.decide(s, c, hit)
+}
+
+// account feeds one (possibly synthetic) outcome to the detectors' state.
+func (e *engine) account(s *srcState, c *Contact, failed, synthetic bool) {
+	s.attempts++
+	if failed {
+		s.fails++
+	}
+	at := c.End.UnixNano()
+	if e.trw != nil {
+		e.trw.update(&s.trw, c.NewHost || synthetic, failed)
+	}
+	if failed && e.slow != nil {
+		e.slow.update(&s.slow, at)
+	}
+	if e.thr != nil && (failed || e.thr.successes) {
+		s.thr.add(at)
+	}
+}
+
+// decide emits one KindScan when a detector fires, at most once per
+// cooldown, and never for a source that moves in lockstep with others
+// (a decoy group: reported as KindDecoy instead).
+func (e *engine) decide(s *srcState, c *Contact, g *decoyGroup) {
+	det, score := "", 0.0
+	if e.trw != nil {
+		if ok, sc := e.trw.fire(&s.trw, s); ok {
+			det, score = "trw", sc
+		}
+	}
+	if det == "" && e.slow != nil {
+		if ok, sc := e.slow.fire(&s.slow, s, e.now); ok {
+			det, score = "slow", sc
+		}
+	}
+	if det == "" && e.thr != nil {
+		if ok, sc := e.thr.fire(&s.thr, e.now); ok {
+			det, score = "threshold", sc
+		}
+	}
+	if det == "" {
+		return
+	}
+	if s.lastScan != 0 && e.now-s.lastScan < e.cooldown {
+		return
+	}
+	if e.camp != nil && s.dec.lockstep(s.attempts) {
+		return
+	}
+	s.lastScan = e.now
+	if e.emit == nil {
+		return
+	}
+	e.emit(Event{
+		Kind: KindScan, Detector: det, Time: c.End, Source: c.Src,
+		Shape: s.shape.shape(), ScanType: s.shape.scanType(),
+		Hosts: s.shape.hosts.estimate(), Ports: s.shape.ports.estimate(),
+		Attempts: int(s.attempts), Score: score,
+	})
+}
+
+// hopDistance guesses the hops a packet travelled from its TTL, assuming
+// the usual initial TTLs.
+func hopDistance(ttl uint8) int {
+	switch {
+	case ttl <= 64:
+		return 64 - int(ttl)
+	case ttl <= 128:
+		return 128 - int(ttl)
+	}
+	return 255 - int(ttl)
+}
+
+// contactFrom feeds an externally tracked contact.
+func (e *engine) contactFrom(c *Contact, emit func(Event)) {
+	e.emit = emit
+	e.tick(c.End.UnixNano())
+	e.contact(c)
+	e.emit = nil
+}

@@ -1,0 +1,58 @@
+package detect
+
+import "time"
+
+// DefaultConfig configures the analyser NewDefaultAnalyzer builds. The
+// zero value and nil mean the documented defaults of each part.
+type DefaultConfig struct {
+	// Outcome configures connection-outcome tracking.
+	Outcome *OutcomeConfig
+	// Table bounds per-source state (default 8192 sources, admitted
+	// after 2 failed first contacts).
+	Table *SourceTableConfig
+	// TRW sets the walk's parameters; its Table, Outcome and Cooldown
+	// fields are ignored here.
+	TRW *TRWConfig
+	// Slow sets the slow-scan scales and thresholds; its Table, Outcome
+	// and Cooldown fields are ignored here.
+	Slow *SlowConfig
+	// Campaign configures distributed and decoy detection.
+	Campaign *CampaignConfig
+	// Cooldown is the minimum packet time between two KindScan events
+	// for one source. Default 10 min.
+	Cooldown time.Duration
+	// NoSlow and NoCampaign switch those parts off.
+	NoSlow, NoCampaign bool
+}
+
+type defaultAnalyzer struct{ e *engine }
+
+// NewDefaultAnalyzer returns the recommended analyser: one outcome tracker
+// feeding TRW (fast scans, Detector "trw"), decayed multi-scale scores
+// (slow scans, Detector "slow"), distributed-campaign linking (KindDistributed,
+// Detector "campaign") and decoy grouping (KindDecoy, Detector "decoy"),
+// over one bounded source table. A source gets at most one KindScan per
+// cooldown; members of a decoy group get none (the group's KindDecoy names
+// the likely real scanner in Source). Every event carries shape and scan
+// type. Memory is fixed at construction; MemoryBytes reports it.
+func NewDefaultAnalyzer(cfg *DefaultConfig) Analyzer {
+	var d DefaultConfig
+	if cfg != nil {
+		d = *cfg
+	}
+	e := newEngine("default", d.Outcome, d.Table, d.Cooldown)
+	e.trw = d.TRW.params()
+	if !d.NoSlow {
+		e.slow = d.Slow.params()
+	}
+	if !d.NoCampaign {
+		e.camp = newCampaigns(d.Campaign)
+	}
+	return &defaultAnalyzer{e: e}
+}
+
+func (a *defaultAnalyzer) Observe(o *Observation, emit func(Event)) { a.e.observe(o, emit) }
+
+func (a *defaultAnalyzer) Advance(now time.Time, emit func(Event)) { a.e.advance(now, emit) }
+
+func (a *defaultAnalyzer) MemoryBytes() int { return a.e.memoryBytes() }

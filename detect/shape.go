@@ -1,0 +1,63 @@
+package detect
+
+// shapeState keeps distinct counts and probe techniques of one source.
+type shapeState struct {
+	hosts, ports, failed hll
+	types                [ScanUDP + 1]uint16
+	synRST               uint16 // SYN-ACKs answered with RST: half-open scanning
+}
+
+// shapeMany is the distinct count above which a dimension is "many".
+const shapeMany = 3
+
+func (e *engine) shapeAdd(s *srcState, c *Contact) {
+	hd := e.hash.addr(c.Dst)
+	s.shape.hosts.add(hd)
+	s.shape.ports.add(uint64(c.DstPort)<<8 | uint64(c.Proto))
+	if c.Outcome.Failed() {
+		s.shape.failed.add(hd ^ mix64(uint64(c.DstPort)<<8|uint64(c.Proto)))
+	}
+	if c.Type <= ScanUDP && s.shape.types[c.Type] < 0xffff {
+		s.shape.types[c.Type]++
+	}
+	if c.FollowUp == FollowRST && s.shape.synRST < 0xffff {
+		s.shape.synRST++
+	}
+}
+
+// shape classifies the geometry: one or two hosts → vertical, one or two
+// ports → horizontal, many of both → block.
+func (s *shapeState) shape() Shape {
+	h, p := s.hosts.estimate(), s.ports.estimate()
+	switch {
+	case h <= 1 && p <= 1:
+		return ShapeUnknown
+	case h < shapeMany && p >= h:
+		return ShapeVertical
+	case p < shapeMany:
+		return ShapeHorizontal
+	}
+	return ShapeBlock
+}
+
+// scanType names the dominant technique. Failed TCP contacts of a SYN and
+// of a connect scan look alike; completed handshakes without half-open
+// resets mark a connect scan.
+func (s *shapeState) scanType() ScanType {
+	if s.types[ScanConnect] > 0 && s.synRST == 0 {
+		return ScanConnect
+	}
+	best, bn := ScanTypeUnknown, uint16(0)
+	for t := ScanSYN; t <= ScanUDP; t++ {
+		if t == ScanConnect {
+			continue
+		}
+		if s.types[t] > bn {
+			best, bn = t, s.types[t]
+		}
+	}
+	if best == ScanTypeUnknown && s.types[ScanConnect] > 0 {
+		return ScanSYN
+	}
+	return best
+}

@@ -1,0 +1,140 @@
+package detect
+
+import (
+	"math"
+	"time"
+)
+
+// TRWConfig configures Threshold Random Walk detection (Jung, Paxson,
+// Berger, Balakrishnan, "Fast Portscan Detection Using Sequential
+// Hypothesis Testing", IEEE S&P 2004). The zero value and nil mean the
+// documented defaults; out-of-range values are replaced by defaults.
+type TRWConfig struct {
+	// Theta0 is Pr[first contact succeeds | benign source]. Default 0.8.
+	Theta0 float64
+	// Theta1 is Pr[first contact succeeds | scanner]; must be below
+	// Theta0. Default 0.2.
+	Theta1 float64
+	// Alpha is the tolerated false-positive probability. Default 0.01.
+	Alpha float64
+	// Beta is the desired detection probability. Default 0.99.
+	Beta float64
+	// MinFailures is the number of failed first contacts a source must
+	// have before it can be reported, however steep its walk; it keeps
+	// a handful of dead peers from condemning a client. Default 4.
+	MinFailures int
+	// Cooldown is the minimum packet time between two KindScan events
+	// for one source. Default 10 min.
+	Cooldown time.Duration
+	// Table bounds per-source state; nil means defaults.
+	Table *SourceTableConfig
+	// Outcome configures connection-outcome tracking; nil means defaults.
+	Outcome *OutcomeConfig
+}
+
+func (c *TRWConfig) params() *trwParams {
+	t0, t1, a, b, mf := 0.8, 0.2, 0.01, 0.99, 4
+	if c != nil {
+		if c.Theta0 > 0 && c.Theta0 < 1 {
+			t0 = c.Theta0
+		}
+		if c.Theta1 > 0 && c.Theta1 < t0 {
+			t1 = c.Theta1
+		}
+		if c.Alpha > 0 && c.Alpha < 1 {
+			a = c.Alpha
+		}
+		if c.Beta > a && c.Beta < 1 {
+			b = c.Beta
+		}
+		if c.MinFailures > 0 {
+			mf = c.MinFailures
+		}
+	}
+	if t1 >= t0 {
+		t0, t1 = 0.8, 0.2
+	}
+	return &trwParams{
+		succ:    math.Log(t1 / t0),
+		fail:    math.Log((1 - t1) / (1 - t0)),
+		upper:   math.Log(b / a),             // η1 = β/α
+		lower:   math.Log((1 - b) / (1 - a)), // η0 = (1−β)/(1−α)
+		minFail: uint32(mf),
+	}
+}
+
+// trwParams holds the walk in log space.
+type trwParams struct {
+	succ, fail   float64 // log-likelihood steps
+	upper, lower float64 // ln η1, ln η0
+	minFail      uint32
+}
+
+// trwState holds two walks: one over first contacts to hosts (classic
+// TRW) and one over first contacts to (host, port), so that a vertical
+// scan of one host moves a walk too.
+type trwState struct{ host, port float64 }
+
+func (p *trwParams) step(x *float64, failed bool) {
+	if failed {
+		*x += p.fail
+	} else {
+		*x += p.succ
+	}
+	if *x <= p.lower {
+		*x = 0 // benign verdict: start over rather than trust forever
+	}
+}
+
+func (p *trwParams) update(s *trwState, newHost, failed bool) {
+	if newHost {
+		p.step(&s.host, failed)
+	}
+	p.step(&s.port, failed)
+}
+
+// fire reports whether either walk crossed η1; the score is the larger
+// likelihood ratio.
+func (p *trwParams) fire(s *trwState, st *srcState) (bool, float64) {
+	x := max(s.host, s.port)
+	if x < p.upper || st.fails < p.minFail {
+		return false, 0
+	}
+	return true, math.Exp(x)
+}
+
+// TRW is an Analyzer running Threshold Random Walk on first-contact
+// outcomes, keyed on destination hosts and on (host, port). A source whose
+// walk reaches the benign threshold η0 is reset, not whitelisted. Events
+// have Kind KindScan and Detector "trw"; Score is the likelihood ratio.
+type TRW struct{ e *engine }
+
+var _ Analyzer = (*TRW)(nil)
+
+// NewTRW returns a TRW analyser; cfg nil means defaults (θ0 = 0.8,
+// θ1 = 0.2, α = 0.01, β = 0.99, so η1 = β/α = 99 and η0 = (1−β)/(1−α) ≈
+// 0.0101: four failures in a row cross η1).
+func NewTRW(cfg *TRWConfig) *TRW {
+	var oc *OutcomeConfig
+	var tc *SourceTableConfig
+	var cd time.Duration
+	if cfg != nil {
+		oc, tc, cd = cfg.Outcome, cfg.Table, cfg.Cooldown
+	}
+	e := newEngine("trw", oc, tc, cd)
+	e.trw = cfg.params()
+	return &TRW{e: e}
+}
+
+// Observe implements Analyzer.
+func (a *TRW) Observe(o *Observation, emit func(Event)) { a.e.observe(o, emit) }
+
+// Advance implements Analyzer.
+func (a *TRW) Advance(now time.Time, emit func(Event)) { a.e.advance(now, emit) }
+
+// MemoryBytes implements Analyzer.
+func (a *TRW) MemoryBytes() int { return a.e.memoryBytes() }
+
+// ObserveContact feeds a contact whose outcome is already known (from an
+// OutcomeTracker shared with other analysers), bypassing a's own tracker.
+func (a *TRW) ObserveContact(c *Contact, emit func(Event)) { a.e.contactFrom(c, emit) }
