@@ -222,6 +222,8 @@ func (s *HostSpec) read(r io.Reader, kind string, ss *[]span, names *[]hostName)
 // tokens it held.
 func (s *HostSpec) add(spec, kind string, line int, ss *[]span, names *[]hostName) (int, error) {
 	n := 0
+	var newSpans []span
+	var newNames []hostName
 	for _, field := range strings.Fields(spec) {
 		for _, tok := range splitHostTokens(field) {
 			sp, name, err := parseHostToken(tok)
@@ -229,13 +231,15 @@ func (s *HostSpec) add(spec, kind string, line int, ss *[]span, names *[]hostNam
 				return 0, &SpecError{Kind: kind, Token: tok, Spec: strings.TrimSpace(spec), Line: line, Err: err}
 			}
 			if name.name != "" {
-				*names = append(*names, name)
+				newNames = append(newNames, name)
 			}
-			*ss = append(*ss, sp...)
+			newSpans = append(newSpans, sp...)
 			n++
 		}
 	}
-	*ss = normalize(*ss)
+	// Only a fully parsed spec changes s.
+	*names = append(*names, newNames...)
+	*ss = normalize(append(*ss, newSpans...))
 	return n, nil
 }
 

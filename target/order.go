@@ -4,7 +4,7 @@ import "math/bits"
 
 // feistelRounds is the number of Feistel rounds; it must be even so the
 // two halves end up with their original widths.
-const feistelRounds = 6
+const feistelRounds = 4
 
 // Order is a keyed pseudorandom bijection on [0, n): At maps each index
 // to a distinct index, chosen by a 64-bit seed. It is a small value type:
@@ -18,6 +18,9 @@ const feistelRounds = 6
 // random access: At(i) costs the same for every i, which makes shards and
 // resume exact and cheap, and it needs no prime search or modular
 // exponentiation for arbitrary n.
+//
+// The order only has to look random and spread probes; it is not a cipher
+// and does not hide the order from someone who sees many probes.
 //
 // Every seed, including 0, gives a permutation that looks random; use
 // IdentityOrder for no permutation. The zero Order is the identity on an
