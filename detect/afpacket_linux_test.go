@@ -1,0 +1,104 @@
+//go:build linux
+
+package detect
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/portsense/portsense/target"
+)
+
+func openCapture(t *testing.T, ifname string) *AFPacketSource {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("live capture needs root (CAP_NET_RAW)")
+	}
+	s, err := NewAFPacketSource(ifname, &AFPacketConfig{PollTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// collect reads observations until want returns true for one, or the
+// deadline passes.
+func collect(t *testing.T, s *AFPacketSource, d time.Duration, want func(*Observation) bool) []Observation {
+	t.Helper()
+	var got []Observation
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		var o Observation
+		err := s.ReadObservation(&o)
+		switch {
+		case err == nil:
+			got = append(got, o)
+			if want(&o) {
+				return got
+			}
+		case errors.Is(err, ErrNoPacket), errors.Is(err, ErrNotObserved), errors.Is(err, ErrMalformed):
+		default:
+			t.Fatalf("read: %v", err)
+		}
+	}
+	t.Fatalf("wanted observation not seen in %v; saw %d", d, len(got))
+	return nil
+}
+
+func TestAFPacketLoopback(t *testing.T) {
+	s := openCapture(t, "lo")
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	lo := netip.MustParseAddr("127.0.0.1")
+	got := collect(t, s, 5*time.Second, func(o *Observation) bool {
+		return o.Proto == target.TCP && o.SrcPort == port && o.Flags == SYN|ACK
+	})
+	var syn bool
+	for _, o := range got {
+		if o.Proto == target.TCP && o.DstPort == port && o.Flags == SYN && o.Src == lo && o.Dst == lo && o.TTL == 64 {
+			syn = true
+		}
+		if o.Time.IsZero() || time.Since(o.Time) > time.Minute {
+			t.Errorf("bad capture time %v", o.Time)
+		}
+	}
+	if !syn {
+		t.Errorf("SYN to %d not captured: %+v", port, got)
+	}
+	if st, err := s.SourceStats(); err != nil || st.KernelPackets == 0 {
+		t.Errorf("stats %+v %v", st, err)
+	}
+}
+
+func TestAFPacketClosed(t *testing.T) {
+	s := openCapture(t, "lo")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var o Observation
+	if err := s.ReadObservation(&o); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after close: %v", err)
+	}
+	if _, err := NewAFPacketSource("no-such-if0", nil); err == nil {
+		t.Fatal("unknown interface accepted")
+	}
+}

@@ -1,0 +1,85 @@
+package detect
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/portsense/portsense/target"
+)
+
+func FuzzDecode(f *testing.F) {
+	inner4 := serialize(f, ip4(layers.IPProtocolUDP, v4a, v4b), &layers.UDP{SrcPort: 9, DstPort: 10})
+	inner6 := serialize(f, ip6(layers.IPProtocolTCP, v6a, v6b), &layers.TCP{SrcPort: 1, DstPort: 2, SYN: true, DataOffset: 5})
+	f.Add(uint16(LinkEthernet), serialize(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP, v4a, v4b), &layers.TCP{SrcPort: 1, DstPort: 2, SYN: true, DataOffset: 5}))
+	f.Add(uint16(LinkEthernet), serialize(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4, v4b, v4a), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, gopacket.Payload(inner4)))
+	f.Add(uint16(LinkEthernet), serialize(f, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv6, v6b, v6a), &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(1, 4)}, gopacket.Payload(append([]byte{0, 0, 0, 0}, inner6...))))
+	f.Add(uint16(LinkRaw), serialize(f, ip6(layers.IPProtocolIPv6HopByHop, v6a, v6b), gopacket.Payload(append(ext(protoUDP, 1), 0, 1, 0, 2, 0, 8, 0, 0))))
+	f.Add(uint16(LinkLinuxSLL), append(make([]byte, 14), append([]byte{0x08, 0}, inner4...)...))
+	f.Add(uint16(LinkNull), append([]byte{2, 0, 0, 0}, inner4...))
+	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
+		d := Decoder{Link: LinkType(link)}
+		var o, o2 Observation
+		err := d.Decode(data, t0, &o)
+		err2 := d.Decode(data, t0, &o2)
+		if err != err2 || o != o2 {
+			t.Fatalf("not deterministic: %v %+v / %v %+v", err, o, err2, o2)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotObserved) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor ErrNotObserved", err)
+			}
+			return
+		}
+		if !o.Src.IsValid() || !o.Dst.IsValid() || o.Src.Is4() != o.Dst.Is4() {
+			t.Fatalf("bad addresses %v %v", o.Src, o.Dst)
+		}
+		if !o.Time.Equal(t0) {
+			t.Fatalf("time %v", o.Time)
+		}
+		switch o.Proto {
+		case target.TCP, target.UDP:
+			if o.HasQuote || o.ICMPType != 0 || o.ICMPCode != 0 {
+				t.Fatalf("transport with icmp fields: %+v", o)
+			}
+			if o.Proto == target.UDP && o.Flags != 0 {
+				t.Fatalf("udp with flags: %+v", o)
+			}
+		case target.ICMP, target.ICMPv6:
+			if (o.Proto == target.ICMPv6) != o.Src.Is6() {
+				t.Fatalf("icmp version mismatch: %+v", o)
+			}
+			if o.SrcPort != 0 || o.DstPort != 0 || o.Flags != 0 {
+				t.Fatalf("icmp with ports: %+v", o)
+			}
+			if o.HasQuote && (o.Quoted.Src.Is4() != o.Src.Is4() || !o.Quoted.Dst.IsValid()) {
+				t.Fatalf("quote of other ip version: %+v", o)
+			}
+		default:
+			t.Fatalf("protocol %v", o.Proto)
+		}
+		if !o.HasQuote && o.Quoted != (Quote{}) {
+			t.Fatalf("quote fields without HasQuote: %+v", o)
+		}
+		// Differential check against gopacket on the addresses, where
+		// gopacket decodes the network layer cleanly.
+		if lt := LinkType(link); lt == LinkEthernet || lt == LinkRaw {
+			first := layers.LayerTypeEthernet
+			if lt == LinkRaw {
+				first = layers.LayerTypeIPv4
+				if o.Src.Is6() {
+					first = layers.LayerTypeIPv6
+				}
+			}
+			gp := gopacket.NewPacket(data, first, gopacket.NoCopy)
+			if nl := gp.NetworkLayer(); nl != nil && gp.ErrorLayer() == nil {
+				src, dst := nl.NetworkFlow().Endpoints()
+				if src.String() != o.Src.String() || dst.String() != o.Dst.String() {
+					t.Fatalf("addresses %v>%v, gopacket %v>%v", o.Src, o.Dst, src, dst)
+				}
+			}
+		}
+	})
+}
