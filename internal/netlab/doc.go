@@ -41,9 +41,9 @@
 // Host N (HostConfig.Subnet, 1..250) gets the link 198.18.N.0/24 and
 // 2001:db8:N::/64, where N is written with the same digits in the IPv6 group
 // (subnet 12 is 198.18.12.0/24 and 2001:db8:12::/64). The scanner side is .1
-// and ::1, the host .2 and ::2. Prefixes in 198.19.0.0/16 and 2001:db8:f000::/36
-// never collide with link subnets and are the natural choice for AnyIP and
-// Blackhole.
+// and ::1, the host .2 and ::2. Prefixes in 198.19.0.0/16, 198.18.251.0 to
+// 198.18.255.255 and 2001:db8:f000::/36 never collide with link subnets and
+// are the natural choice for AnyIP and Blackhole.
 //
 // # Clean-up
 //

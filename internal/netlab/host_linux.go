@@ -337,15 +337,17 @@ func (h *Host) Run(t testing.TB, name string, args ...string) string {
 }
 
 // Start starts a long-running command inside the host's namespace, with its
-// output going to the test log. Cleanup kills it by PID and waits for it; it
-// is also killed if the test process dies.
+// output going to the test log. The process is forked from a thread already
+// in the namespace (see [Host.Do]), so it is there from its first
+// instruction; unlike Run it does not get the namespace's own /sys. Cleanup
+// kills it by PID and waits for it; it is also killed if the test process dies.
 func (h *Host) Start(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
+	cmd := exec.Command(name, args...)
 	w := &logWriter{t: t, prefix: h.Name + ": " + name + ": "}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := h.Do(cmd.Start); err != nil {
 		t.Fatalf("netlab: %s: start %s: %v", h.Name, name, err)
 	}
 	t.Cleanup(h.addCloser(func() {

@@ -1,9 +1,19 @@
 package netlab_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -70,4 +80,397 @@ func TestTCPStates(t *testing.T) {
 			t.Errorf("reset port 83: got %v, want ECONNREFUSED", err)
 		}
 	})
+}
+
+// udpPings sends n numbered datagrams to addr and returns how many distinct
+// ones came back. Datagrams go out in one burst and replies are collected
+// until quiet, so the result depends on loss, not on timing.
+func udpPings(t *testing.T, addr netip.AddrPort, n int) int {
+	t.Helper()
+	c, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seen := make(map[uint32]bool)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64)
+		for {
+			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			m, err := c.Read(buf)
+			if err != nil {
+				if isTimeout(err) {
+					return
+				}
+				continue // e.g. a queued ICMP error
+			}
+			if m == 4 {
+				seen[binary.BigEndian.Uint32(buf)] = true
+			}
+		}
+	}()
+	var b [4]byte
+	for i := 0; i < n; i++ {
+		binary.BigEndian.PutUint32(b[:], uint32(i))
+		if _, err := c.Write(b[:]); err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+	}
+	<-done
+	return len(seen)
+}
+
+func TestUDPEcho(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	h.ListenUDP(t, true, 7)
+	h.ListenUDP(t, false, 9)
+	bothFamilies(t, h, func(t *testing.T, a netip.Addr) {
+		if got := udpPings(t, netip.AddrPortFrom(a, 7), 20); got != 20 {
+			t.Errorf("echo port 7: %d of 20 replies", got)
+		}
+		if got := udpPings(t, netip.AddrPortFrom(a, 9), 5); got != 0 {
+			t.Errorf("discard port 9: %d replies, want 0", got)
+		}
+	})
+}
+
+func TestLoss(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{Loss: 0.3})
+	h.ListenUDP(t, true, 7)
+	bothFamilies(t, h, func(t *testing.T, a netip.Addr) {
+		const n = 200
+		got := udpPings(t, netip.AddrPortFrom(a, 7), n)
+		loss := 1 - float64(got)/n
+		t.Logf("%d of %d replies: loss %.0f%%", got, n, loss*100)
+		// 30% nominal; the bounds are more than 5 standard deviations wide.
+		if loss < 0.15 || loss > 0.70 {
+			t.Errorf("loss %.2f outside [0.15, 0.70]", loss)
+		}
+	})
+}
+
+func TestLossBoth(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{Loss: 0.3, Both: true})
+	h.ListenUDP(t, true, 7)
+	const n = 400
+	got := udpPings(t, netip.AddrPortFrom(h.Addr4, 7), n)
+	loss := 1 - float64(got)/n
+	t.Logf("%d of %d replies: loss %.0f%%", got, n, loss*100)
+	// Round trip through two 30% links: 51% nominal.
+	if loss < 0.38 || loss > 0.64 {
+		t.Errorf("loss %.2f outside [0.38, 0.64]", loss)
+	}
+}
+
+func TestDelay(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{Delay: 50 * time.Millisecond}) // skips without netem
+	h.ListenTCP(t, 80)
+	// Only check the qdisc is there: timing assertions do not belong in tests.
+	out := h.Run(t, "tc", "qdisc", "show")
+	if !strings.Contains(out, "netem") || !strings.Contains(out, "delay 50ms") {
+		t.Errorf("no netem delay in the host namespace:\n%s", out)
+	}
+	if err := dialWait(h.Addr4, 80, 5*time.Second); err != nil {
+		t.Errorf("dial through delayed link: %v", err)
+	}
+}
+
+func randomAddr(r *rand.Rand, p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits() / 8; i < len(b); i++ {
+		b[i] = byte(r.IntN(254) + 1)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func TestAnyIPAndBlackhole(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	h.ListenTCP(t, 80)
+	any4 := netip.MustParsePrefix("198.19.0.0/16")
+	any6 := netip.MustParsePrefix("2001:db8:f000::/48")
+	dark4 := netip.MustParsePrefix("198.18.252.0/24")
+	dark6 := netip.MustParsePrefix("2001:db8:f001::/48")
+	h.AnyIP(t, any4)
+	h.AnyIP(t, any6)
+	h.Blackhole(t, dark4)
+	h.Blackhole(t, dark6)
+
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, p := range []netip.Prefix{any4, any6} {
+		for range 3 {
+			a := randomAddr(r, p)
+			if err := dial(a, 80); err != nil {
+				t.Errorf("AnyIP %v port 80: %v", a, err)
+			}
+			if err := dial(a, 81); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("AnyIP %v port 81: got %v, want ECONNREFUSED", a, err)
+			}
+		}
+	}
+	for _, p := range []netip.Prefix{dark4, dark6} {
+		a := randomAddr(r, p)
+		if err := dial(a, 80); !isTimeout(err) {
+			t.Errorf("blackholed %v: got %v, want a timeout", a, err)
+		}
+	}
+}
+
+func TestNoRouteOut(t *testing.T) {
+	lab := netlab.New(t)
+	lab.AddHost(netlab.HostConfig{})
+	for _, fam := range []string{"-4", "-6"} {
+		out, err := exec.Command("ip", fam, "route", "show", "default").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %s route: %v: %s", fam, err, out)
+		}
+		if s := strings.TrimSpace(string(out)); s != "" {
+			t.Errorf("scanner namespace has a default route: %s", s)
+		}
+	}
+	// TEST-NET-2 and the IPv6 documentation space outside the lab: no route,
+	// so connect fails before any packet is built.
+	for _, a := range []string{"198.51.100.1", "2001:db9::1"} {
+		if err := dial(netip.MustParseAddr(a), 80); !errors.Is(err, syscall.ENETUNREACH) {
+			t.Errorf("dial %s: got %v, want ENETUNREACH", a, err)
+		}
+	}
+}
+
+func labNamespaces(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/run/netns")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var ours []string
+	prefix := "psl-" + strconv.Itoa(os.Getpid()) + "-"
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			ours = append(ours, e.Name())
+		}
+	}
+	return ours
+}
+
+func TestCleanup(t *testing.T) {
+	var names []string
+	var ifnames []string
+	t.Run("lab", func(t *testing.T) {
+		lab := netlab.New(t)
+		for range 3 {
+			h := lab.AddHost(netlab.HostConfig{Loss: 0.1, Both: true})
+			h.ListenTCP(t, 80)
+			h.ListenUDP(t, true, 7)
+			h.Drop(t, target.TCP, 81)
+			h.AnyIP(t, netip.MustParsePrefix(fmt.Sprintf("198.19.%d.0/24", h.Subnet)))
+			h.Start(t, "sleep", "600")
+			names = append(names, h.Name)
+			ifnames = append(ifnames, h.Ifname)
+		}
+		if got := len(labNamespaces(t)); got < 3 {
+			t.Fatalf("%d lab namespaces while the lab is up, want at least 3", got)
+		}
+	})
+	left := labNamespaces(t)
+	for _, n := range names {
+		if slices.Contains(left, n) {
+			t.Errorf("namespace %s left behind", n)
+		}
+	}
+	for _, ifn := range ifnames {
+		if _, err := net.InterfaceByName(ifn); err == nil {
+			t.Errorf("interface %s left behind", ifn)
+		}
+	}
+	out, _ := exec.Command("ip", "route", "show", "198.19.0.0/16").CombinedOutput()
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("routes left behind: %s", s)
+	}
+	out, _ = exec.Command("nft", "list", "tables").CombinedOutput()
+	if strings.Contains(string(out), "portsense_lab") {
+		t.Errorf("nft tables left in the scanner namespace: %s", out)
+	}
+}
+
+func TestCloseEarly(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	h.ListenTCP(t, 80)
+	lab.Close()
+	lab.Close() // idempotent
+	if _, err := os.Stat("/run/netns/" + h.Name); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("namespace %s still there after Close: %v", h.Name, err)
+	}
+	if err := h.Do(func() error { return nil }); err == nil {
+		t.Error("Do on a closed host succeeded")
+	}
+}
+
+func TestDoRunStart(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	before, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside string
+	if err := h.Do(func() error {
+		var err error
+		inside, err = os.Readlink("/proc/thread-self/ns/net")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inside == before {
+		t.Errorf("Do ran in the scanner namespace %s", inside)
+	}
+	want := errors.New("from fn")
+	if err := h.Do(func() error { return want }); !errors.Is(err, want) {
+		t.Errorf("Do error: got %v, want %v", err, want)
+	}
+	if out := h.Run(t, "ip", "-4", "addr", "show"); !strings.Contains(out, h.Addr4.String()+"/24") {
+		t.Errorf("Run ip addr in the host namespace: no %v in\n%s", h.Addr4, out)
+	}
+	var pid int
+	t.Run("start", func(t *testing.T) {
+		cmd := h.Start(t, "sleep", "600")
+		pid = cmd.Process.Pid
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns != inside {
+			t.Errorf("started process in %s, want the host namespace %s", ns, inside)
+		}
+	})
+	// Cleanup of the subtest killed and reaped it.
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("started process %d still there after cleanup: %v", pid, err)
+	}
+}
+
+func TestServeTCPBanner(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{Subnet: 200})
+	if h.Addr4 != netip.MustParseAddr("198.18.200.2") || h.Local6 != netip.MustParseAddr("2001:db8:200::1") {
+		t.Errorf("subnet 200 addresses: %v %v", h.Addr4, h.Local6)
+	}
+	h.ListenTCPBanner(t, []byte("SSH-2.0-lab\r\n"), 22)
+	h.ServeTCP(t, 23, func(c net.Conn) {
+		buf := make([]byte, 16)
+		n, _ := c.Read(buf)
+		c.Write(bytes.ToUpper(buf[:n]))
+	})
+	bothFamilies(t, h, func(t *testing.T, a netip.Addr) {
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(a, 22).String(), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if string(b) != "SSH-2.0-lab\r\n" {
+			t.Errorf("banner %q", b)
+		}
+		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(a, 23).String(), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("hello"))
+		b, _ = io.ReadAll(c)
+		c.Close()
+		if string(b) != "HELLO" {
+			t.Errorf("echo %q", b)
+		}
+	})
+	// A handler that never returns on its own is ended by cleanup.
+	h.ServeTCP(t, 24, func(c net.Conn) { io.Copy(io.Discard, c) })
+	c, err := net.DialTimeout("tcp", netip.AddrPortFrom(h.Addr4, 24).String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+}
+
+func TestRangesAndUDPFilters(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	h.ListenTCP(t, 1000, 1500, 2000, 3000)
+	h.DropRange(t, target.TCP, 1000, 1999)
+	h.RejectResetRange(t, 2000, 2999)
+	h.ListenUDP(t, true, 53, 54)
+	h.RejectICMP(t, target.UDP, 54)
+	h.DropRange(t, target.UDP, 55, 55)
+	for _, p := range []uint16{1000, 1500} {
+		if err := dial(h.Addr4, p); !isTimeout(err) {
+			t.Errorf("port %d in dropped range: got %v, want a timeout", p, err)
+		}
+	}
+	if err := dial(h.Addr4, 2000); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("port 2000 in reset range: got %v", err)
+	}
+	if err := dial(h.Addr4, 3000); err != nil {
+		t.Errorf("port 3000 open: %v", err)
+	}
+	if got := udpPings(t, netip.AddrPortFrom(h.Addr4, 53), 3); got != 3 {
+		t.Errorf("udp 53: %d of 3 echoes", got)
+	}
+	// Connected UDP sockets report ICMP errors on the next read.
+	for _, tc := range []struct {
+		port uint16
+		want error
+	}{{54, syscall.EHOSTUNREACH}, {56, syscall.ECONNREFUSED}} {
+		c, err := net.Dial("udp", netip.AddrPortFrom(h.Addr4, tc.port).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err = c.Read(make([]byte, 8))
+		c.Close()
+		if !errors.Is(err, tc.want) {
+			t.Errorf("udp %d: got %v, want %v", tc.port, err, tc.want)
+		}
+	}
+}
+
+func TestStaleRemoval(t *testing.T) {
+	if ok, why := netlab.Available(); !ok {
+		netlab.New(t) // skips or fails with the reason
+		t.Fatal(why)
+	}
+	// A pid that is dead: a process that has exited and been reaped.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// A pid that is alive, standing for a parallel test binary.
+	live := exec.Command("sleep", "600")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Process.Kill(); live.Wait() })
+
+	staleName := fmt.Sprintf("psl-%d-1", dead.Process.Pid)
+	liveName := fmt.Sprintf("psl-%d-1", live.Process.Pid)
+	for _, n := range []string{staleName, liveName} {
+		if out, err := exec.Command("ip", "netns", "add", n).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add %s: %v: %s", n, err, out)
+		}
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+	}
+	netlab.New(t)
+	if _, err := os.Stat("/run/netns/" + staleName); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale namespace %s of dead pid not removed: %v", staleName, err)
+	}
+	if _, err := os.Stat("/run/netns/" + liveName); err != nil {
+		t.Errorf("namespace %s of a live pid removed: %v", liveName, err)
+	}
 }
