@@ -17,6 +17,7 @@ const (
 // and the checksum partial sums of every constant field, so that Build only
 // adds the destination, ports and sequence number.
 type SYN struct {
+	src    netip.Addr
 	v6     bool
 	n      int
 	tmpl   [SYNLen6]byte
@@ -31,7 +32,7 @@ func NewSYN(src netip.Addr, ttl uint8, window, mss uint16) (*SYN, error) {
 		return nil, fmt.Errorf("packet: invalid source address")
 	}
 	src = src.Unmap()
-	s := &SYN{v6: src.Is6()}
+	s := &SYN{src: src, v6: src.Is6()}
 	var tcp []byte
 	if s.v6 {
 		s.n = SYNLen6
@@ -112,3 +113,6 @@ func (s *SYN) Build(b []byte, dst netip.Addr, sport, dport uint16, seq uint32) i
 	binary.BigEndian.PutUint16(tcp[16:], fold(ps))
 	return s.n
 }
+
+// Src is the source address of the packets s builds.
+func (s *SYN) Src() netip.Addr { return s.src }
