@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -251,6 +252,7 @@ func TestParseHostsErrors(t *testing.T) {
 		{"198.18.0.1,198.18.0.999", `target: bad host "198.18.0.999" in "198.18.0.1,198.18.0.999": octet 4 "999": out of range 0-255`},
 		{"198.18.0.1,5-2", `target: bad host "198.18.0.1,5-2": octet 4 "1,5-2": "5-2": range 5-2 is reversed`},
 		{"host.123", `target: bad host "host.123": not an address or host name: last label is numeric`},
+		{"198.18.0.010", `target: bad host "198.18.0.010": octet 4 "010": leading zero`},
 		{"a..b", `target: bad host "a..b": not an address or host name: bad label length`},
 		{"198.18.0.5-2", `target: bad host "198.18.0.5-2": octet 4 "5-2": range 5-2 is reversed`},
 		{"198.18.0.9-198.18.0.1", `target: bad host "198.18.0.9-198.18.0.1": range start 198.18.0.9 is after end 198.18.0.1`},
@@ -275,9 +277,16 @@ func TestParseHostsErrors(t *testing.T) {
 			t.Errorf("%q:\n got %s\nwant %s", tt.spec, err, tt.want)
 		}
 	}
-	s, _ := ParseHosts("198.18.0.1")
-	if err := s.Exclude("198.18.0.256"); err == nil || !strings.HasPrefix(err.Error(), `target: bad excluded host "198.18.0.256"`) {
+	s, _ := ParseHosts("198.18.0.1-3")
+	if err := s.Exclude("198.18.0.2", "198.18.0.256"); err == nil || !strings.HasPrefix(err.Error(), `target: bad excluded host "198.18.0.256"`) {
 		t.Errorf("bad exclude error = %v", err)
+	}
+	if err := s.ExcludeReader(strings.NewReader("198.18.0.1\nbad!")); err == nil {
+		t.Error("bad exclude file: no error")
+	}
+	// A failed Exclude leaves s unchanged.
+	if h, err := s.Resolve(context.Background(), nil); err != nil || h.String() != "198.18.0.1-198.18.0.3" {
+		t.Errorf("after failed Exclude: %v %v", h, err)
 	}
 }
 
@@ -333,4 +342,22 @@ func TestHostsAllocs(t *testing.T) {
 		t.Errorf("Hosts.At allocs = %v, want 0", n)
 	}
 	_ = sink
+}
+
+func TestReadHostsLongList(t *testing.T) {
+	var b strings.Builder
+	for i := range 50000 {
+		fmt.Fprintf(&b, "198.18.%d.%d\n", (i/250)%256, i%250)
+	}
+	s, err := ReadHosts(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Resolve(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Len() != 50000 {
+		t.Errorf("Len = %d, want 50000", h.Len())
+	}
 }

@@ -53,7 +53,7 @@ func (n hostName) String() string {
 //	                                      dash ranges
 //	host.example, host.example/28         names, resolved by Resolve
 type HostSpec struct {
-	incl, excl           []span // normalized
+	incl, excl           []span // normalized after every exported call
 	inclNames, exclNames []hostName
 }
 
@@ -74,6 +74,7 @@ func ParseHosts(specs ...string) (*HostSpec, error) {
 			return nil, fmt.Errorf("target: empty host spec %q", spec)
 		}
 	}
+	s.incl = normalize(s.incl)
 	return s, nil
 }
 
@@ -94,20 +95,32 @@ func ReadHosts(r io.Reader) (*HostSpec, error) {
 
 // Exclude removes the hosts of specs (same syntax as ParseHosts) from s;
 // like nmap's --exclude. Excluded names are resolved by Resolve.
+// On error s is unchanged.
 func (s *HostSpec) Exclude(specs ...string) error {
+	tmp := &HostSpec{}
 	for _, spec := range specs {
-		if _, err := s.add(spec, "excluded host", 0, &s.excl, &s.exclNames); err != nil {
+		if _, err := tmp.add(spec, "excluded host", 0, &tmp.excl, &tmp.exclNames); err != nil {
 			return err
 		}
 	}
+	s.mergeExcl(tmp)
 	return nil
 }
 
+func (s *HostSpec) mergeExcl(tmp *HostSpec) {
+	s.excl = normalize(append(s.excl, tmp.excl...))
+	s.exclNames = append(s.exclNames, tmp.exclNames...)
+}
+
 // ExcludeReader removes the hosts of a list file (syntax as ReadHosts)
-// from s; like nmap's --excludefile.
+// from s; like nmap's --excludefile. On error s is unchanged.
 func (s *HostSpec) ExcludeReader(r io.Reader) error {
-	_, err := s.read(r, "excluded host", &s.excl, &s.exclNames)
-	return err
+	tmp := &HostSpec{}
+	if _, err := tmp.read(r, "excluded host", &tmp.excl, &tmp.exclNames); err != nil {
+		return err
+	}
+	s.mergeExcl(tmp)
+	return nil
 }
 
 // Names returns the host names s will look up in Resolve, included and
@@ -215,6 +228,7 @@ func (s *HostSpec) read(r io.Reader, kind string, ss *[]span, names *[]hostName)
 	if err := sc.Err(); err != nil {
 		return 0, fmt.Errorf("target: reading host list: %w", err)
 	}
+	*ss = normalize(*ss)
 	return total, nil
 }
 
@@ -237,9 +251,10 @@ func (s *HostSpec) add(spec, kind string, line int, ss *[]span, names *[]hostNam
 			n++
 		}
 	}
-	// Only a fully parsed spec changes s.
+	// Only a fully parsed spec changes s. Callers normalize once at the end
+	// (not per line, which would be quadratic for long list files).
 	*names = append(*names, newNames...)
-	*ss = normalize(append(*ss, newSpans...))
+	*ss = append(*ss, newSpans...)
 	return n, nil
 }
 
@@ -494,6 +509,10 @@ func parseOctetItem(item string) (octetRange, error) {
 }
 
 func parseOctetNum(s string) (uint32, error) {
+	if len(s) > 1 && s[0] == '0' {
+		// Some parsers read a leading zero as octal; refuse the ambiguity.
+		return 0, errors.New("leading zero")
+	}
 	v, err := parseSmallUint(s, 255)
 	return uint32(v), err
 }
