@@ -98,6 +98,6 @@ var grepReplacer = strings.NewReplacer("/", "|", "\t", " ", "\n", " ", "\r", " "
 
 func grepField(s string) string { return grepReplacer.Replace(s) }
 
-var lineReplacer = strings.NewReplacer("\n", " ", "\r", " ")
+var lineReplacer = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ")
 
 func oneLine(s string) string { return lineReplacer.Replace(s) }

@@ -49,9 +49,11 @@ var runA = RunInfo{Scanner: "portsense", Args: "portsense -sS -p 22,80,1000-1030
 func feed(t testing.TB, w Writer, hosts []Host, res []Result) {
 	t.Helper()
 	// Interleave and reverse to show that order does not matter.
-	for i := len(res) - 1; i >= 0; i-- {
-		if err := w.WriteResult(res[i]); err != nil {
-			t.Fatal(err)
+	for i := max(len(res), len(hosts)) - 1; i >= 0; i-- {
+		if i < len(res) {
+			if err := w.WriteResult(res[i]); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if i < len(hosts) {
 			if err := w.WriteHost(hosts[i]); err != nil {

@@ -268,7 +268,7 @@ func xmlEscape(b []byte, s string) []byte {
 // xmlComment makes s safe inside <!-- -->: no "--", no trailing "-",
 // only characters XML allows.
 func xmlComment(s string) string {
-	s = string(xmlEscapeComment(nil, s))
+	s = string(xmlEscapeComment(nil, oneLine(s)))
 	for strings.Contains(s, "--") {
 		s = strings.ReplaceAll(s, "--", "- -")
 	}
