@@ -45,6 +45,8 @@ type Cache struct {
 	cfg    CacheConfig
 	routes []Route
 	neigh  map[neighKey]neighbour
+	table4 []netip.Prefix // every route's prefix, read on first use
+	table6 []netip.Prefix
 }
 
 // NewCache returns an empty Cache; cfg nil means defaults.
@@ -108,11 +110,7 @@ func (c *Cache) route(dst netip.Addr) (Route, error) {
 	if dst.Is6() && c.cfg.Src6.IsValid() {
 		r.Src = c.cfg.Src6
 	}
-	// An on-link or routed answer holds for the whole prefix; a local
-	// (this host) answer only for the address itself.
-	if r.Local || !r.Prefix.IsValid() {
-		r.Prefix = netip.PrefixFrom(dst, dst.BitLen())
-	}
+	r.Prefix = c.reusable(dst, r)
 	r.Dst = netip.Addr{}
 	if len(c.routes) >= maxRoutes {
 		c.routes = c.routes[:0]
@@ -135,5 +133,63 @@ func (c *Cache) lookupNeighbour(ctx context.Context, r Route, nh netip.Addr) nei
 		return n
 	}
 	n.n = uint8(copy(n.hw[:], hw))
+	return n
+}
+
+// reusable returns the largest prefix around dst for which the answer r
+// holds: the matching table entry, cut down so that it overlaps no more
+// specific route of any table (such as this host's own addresses, which
+// the local table routes through lo).
+func (c *Cache) reusable(dst netip.Addr, r Route) netip.Prefix {
+	exact := netip.PrefixFrom(dst, dst.BitLen())
+	if r.Local || !r.Prefix.IsValid() {
+		return exact
+	}
+	table := &c.table4
+	if dst.Is6() {
+		table = &c.table6
+	}
+	if *table == nil {
+		t, err := Prefixes(dst)
+		if err != nil {
+			return exact
+		}
+		*table = append(t, netip.Prefix{}) // non-nil even when empty
+	}
+	p := r.Prefix
+	for _, q := range *table {
+		if !q.IsValid() || q.Bits() <= r.Prefix.Bits() || !r.Prefix.Contains(q.Addr()) {
+			continue
+		}
+		if q.Contains(dst) {
+			return exact
+		}
+		// The longest common prefix of dst and q, plus one bit, separates them.
+		n := commonBits(dst, q.Addr()) + 1
+		if n > p.Bits() {
+			p, _ = dst.Prefix(n)
+		}
+	}
+	return p
+}
+
+func commonBits(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		d := x[i] ^ y[i]
+		if d == 0 {
+			n += 8
+			continue
+		}
+		for d&0x80 == 0 {
+			n++
+			d <<= 1
+		}
+		break
+	}
+	if a.Is4() {
+		n -= 96
+	}
 	return n
 }

@@ -228,3 +228,37 @@ func Neighbor(ifindex int, ip netip.Addr) (net.HardwareAddr, bool, error) {
 	}
 	return nil, false, nil
 }
+
+// Prefixes returns the destination prefix of every route of a's family in
+// every routing table (main, local, others).
+func Prefixes(a netip.Addr) ([]netip.Prefix, error) {
+	fam, bits := family(a.Unmap())
+	body := make([]byte, unix.SizeofRtMsg)
+	body[0] = fam
+	msgs, err := nlRequest(unix.RTM_GETROUTE, unix.NLM_F_DUMP, body, unix.RTM_NEWROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("route: routing table: %w", err)
+	}
+	var out []netip.Prefix
+	for _, m := range msgs {
+		if len(m) < unix.SizeofRtMsg || m[0] != fam {
+			continue
+		}
+		n := int(m[1])
+		dst := netip.IPv4Unspecified()
+		if bits == 128 {
+			dst = netip.IPv6Unspecified()
+		}
+		attrs(m[unix.SizeofRtMsg:], func(t uint16, v []byte) {
+			if t == unix.RTA_DST {
+				if a := addrFrom(v); a.IsValid() {
+					dst = a
+				}
+			}
+		})
+		if p, err := dst.Prefix(n); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -25,3 +25,6 @@ func Neighbor(ifindex int, ip netip.Addr) (net.HardwareAddr, bool, error) {
 func Resolve(ctx context.Context, ifindex int, hw net.HardwareAddr, src, ip netip.Addr, perTry time.Duration) (net.HardwareAddr, error) {
 	return nil, errUnsupported
 }
+
+// Prefixes returns an error wrapping errors.ErrUnsupported.
+func Prefixes(a netip.Addr) ([]netip.Prefix, error) { return nil, errUnsupported }
