@@ -31,6 +31,7 @@ type hostName struct {
 	bits int
 }
 
+// String formats n as it was written, "name" or "name/bits".
 func (n hostName) String() string {
 	if n.bits < 0 {
 		return n.name
