@@ -76,3 +76,19 @@ type Session interface {
 	// deliver will no longer be called.
 	Close() error
 }
+
+// InFlightLimiter is implemented by probers whose probes hold a scarce
+// resource while in flight, such as the file descriptor of a connect
+// probe. The engine never keeps more than MaxInFlight probes of such a
+// prober outstanding.
+type InFlightLimiter interface {
+	MaxInFlight() int
+}
+
+// Flusher is implemented by sessions that batch probes. The engine calls
+// Flush when it stops sending for a while (the window is full, the rate
+// ceiling says wait, or it waits for replies), so no probe sits in a
+// batch while the engine waits for its reply.
+type Flusher interface {
+	Flush() error
+}

@@ -1,0 +1,131 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/portsense/portsense/result"
+	"github.com/portsense/portsense/target"
+)
+
+// ConnectConfig configures a TCP connect prober. The zero value works.
+type ConnectConfig struct {
+	// MaxInFlight bounds simultaneous connection attempts. Zero derives it
+	// from the process's open-file limit (RLIMIT_NOFILE), keeping a reserve
+	// for the rest of the program.
+	MaxInFlight int
+	// Source, when valid, is the local address connections are made from.
+	Source netip.Addr
+}
+
+// Connect is the TCP connect prober (nmap's -sT). It asks the operating
+// system to open a connection, so it needs no privileges and works on
+// every platform:
+//
+//   - connected: open, syn-ack
+//   - refused (RST): closed, conn-refused
+//   - no answer within the probe timeout: silence, which the engine turns
+//     into filtered, no-response after its retries
+//   - an ICMP error: filtered, with the reason from the ICMP type and code
+//     (on Linux, read from the socket's error queue; elsewhere from errno)
+//
+// An open port is closed again at once with a reset (SO_LINGER 0), so a
+// scan leaves no TIME_WAIT sockets behind.
+type Connect struct {
+	cfg ConnectConfig
+}
+
+var _ Prober = (*Connect)(nil)
+var _ InFlightLimiter = (*Connect)(nil)
+
+// NewConnect returns a connect prober; nil cfg means defaults.
+func NewConnect(cfg *ConnectConfig) *Connect {
+	c := &Connect{}
+	if cfg != nil {
+		c.cfg = *cfg
+	}
+	return c
+}
+
+// Protocol returns target.TCP.
+func (c *Connect) Protocol() target.Protocol { return target.TCP }
+
+// Silence returns filtered, no-response.
+func (c *Connect) Silence() (result.State, result.Reason) { return result.Filtered, result.NoResponse }
+
+// MaxInFlight returns the bound on simultaneous connection attempts.
+func (c *Connect) MaxInFlight() int {
+	if c.cfg.MaxInFlight > 0 {
+		return c.cfg.MaxInFlight
+	}
+	return fdBudget()
+}
+
+// Open starts a session. Each probe runs on its own goroutine; Close
+// cancels attempts still running and waits for them.
+func (c *Connect) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
+	if deliver == nil {
+		return nil, errors.New("probe: connect: nil deliver function")
+	}
+	if c.cfg.Source.IsValid() && c.cfg.Source.Zone() != "" {
+		return nil, errors.New("probe: connect: source address must not have a zone")
+	}
+	n := c.MaxInFlight()
+	sctx, cancel := context.WithCancel(context.Background())
+	return &connectSession{
+		cfg:     c.cfg,
+		deliver: deliver,
+		ctx:     sctx,
+		cancel:  cancel,
+		// The engine keeps at most n outstanding, but a goroutine frees its
+		// slot a little after the engine's timeout fires: leave headroom.
+		slots: make(chan struct{}, n+n/4+16),
+	}, nil
+}
+
+type connectSession struct {
+	cfg     ConnectConfig
+	deliver func(Reply)
+	ctx     context.Context
+	cancel  context.CancelFunc
+	slots   chan struct{}
+	wg      sync.WaitGroup
+	closeMu sync.Once
+}
+
+func (s *connectSession) Send(p Probe) error {
+	if p.Target.Port.Proto != target.TCP {
+		return errors.New("probe: connect: target " + p.Target.String() + " is not tcp")
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.ctx.Done():
+		return errors.New("probe: connect: session closed")
+	}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.slots }()
+		st, reason, from, ok := connectOnce(s.ctx, s.cfg.Source, p.Target.AddrPort(), timeout)
+		if !ok || s.ctx.Err() != nil {
+			return
+		}
+		s.deliver(Reply{Target: p.Target, Try: p.Try, State: st, Reason: reason, Time: time.Now(), From: from})
+	}()
+	return nil
+}
+
+func (s *connectSession) Close() error {
+	s.closeMu.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+	})
+	return nil
+}

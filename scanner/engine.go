@@ -1,0 +1,530 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/portsense/portsense/probe"
+	"github.com/portsense/portsense/result"
+	"github.com/portsense/portsense/target"
+)
+
+// entry is the in-flight state of one target. Entries are recycled, so
+// the engine allocates O(window) of them over a whole scan.
+type entry struct {
+	t      target.Target
+	pos    uint64 // position in the shard, for the resume watermark
+	try    int
+	sentAt time.Time
+	gen    uint32 // bumped on every send, expiry and finish; stale queue items are skipped
+	sess   *session
+	// waiting is true while the entry sits in the retransmission queue,
+	// that is, while it has no probe in the network.
+	waiting bool
+}
+
+type queued struct {
+	e   *entry
+	gen uint32
+}
+
+type session struct {
+	prober  probe.Prober
+	sess    probe.Session
+	flusher probe.Flusher
+	silence result.State
+	reason  result.Reason
+}
+
+// engine is the state of one scan. Only run's goroutine touches it, except
+// for the replies channel and the Scan's published stats.
+type engine struct {
+	cfg      config
+	it       *target.Iter
+	scan     *Scan
+	sessions map[target.Protocol]*session
+	replies  chan probe.Reply
+	stop     chan struct{}
+
+	inflight    map[target.Target]*entry
+	free        []*entry
+	timeouts    fifo
+	retries     fifo
+	outstanding int // probes in the network (in flight and not awaiting retransmission)
+	exhausted   bool
+
+	rtt        rttEstimator
+	cwnd       congestion
+	maxWindow  int
+	maxSuccess int // highest try number that was ever answered
+	lastDrop   time.Time
+	limiter    *rate.Limiter
+
+	hostFirst map[netip.Addr]time.Time // only with a host timeout
+	hostGone  map[netip.Addr]bool
+
+	start       time.Time
+	startPos    uint64
+	st          Stats
+	lastPublish time.Time
+	lastSent    uint64
+}
+
+func newEngine(ctx context.Context, s *Scanner, it *target.Iter, sc *Scan) (*engine, error) {
+	p := s.cfg.params
+	e := &engine{
+		cfg:      s.cfg,
+		it:       it,
+		scan:     sc,
+		sessions: map[target.Protocol]*session{},
+		replies:  make(chan probe.Reply, 4096),
+		stop:     make(chan struct{}),
+		inflight: map[target.Target]*entry{},
+		rtt:      rttEstimator{initial: p.initialRTO, minRTO: p.minRTO, maxRTO: p.maxRTO},
+		start:    time.Now(),
+		startPos: it.Pos(),
+	}
+	e.maxWindow = max(p.maxWindow, 1)
+	for _, pr := range s.probers {
+		if l, ok := pr.(probe.InFlightLimiter); ok && l.MaxInFlight() > 0 {
+			e.maxWindow = min(e.maxWindow, l.MaxInFlight())
+		}
+	}
+	e.cwnd = newCongestion(p.initWindow, min(max(p.minWindow, 1), e.maxWindow), e.maxWindow)
+	if lim := e.rateLimit(); lim > 0 {
+		burst := max(1, int(lim/200))
+		if p.scanDelay > 0 {
+			burst = 1
+		}
+		e.limiter = rate.NewLimiter(rate.Limit(lim), burst)
+	}
+	if s.cfg.hostTimeout > 0 {
+		e.hostFirst = map[netip.Addr]time.Time{}
+		e.hostGone = map[netip.Addr]bool{}
+	}
+	deliver := func(r probe.Reply) {
+		select {
+		case e.replies <- r:
+		case <-e.stop:
+		}
+	}
+	for proto, pr := range s.probers {
+		ps, err := pr.Open(ctx, deliver)
+		if err != nil {
+			e.closeSessions()
+			return nil, fmt.Errorf("scanner: open %s prober: %w", proto, err)
+		}
+		st, rs := pr.Silence()
+		f, _ := ps.(probe.Flusher)
+		e.sessions[proto] = &session{prober: pr, sess: ps, flusher: f, silence: st, reason: rs}
+	}
+	e.st = Stats{Start: e.start, Total: it.Len(), Done: e.startPos, Resumed: e.startPos, Position: e.startPos}
+	return e, nil
+}
+
+// rateLimit is the effective probes-per-second ceiling, 0 for none.
+func (e *engine) rateLimit() float64 {
+	lim := e.cfg.maxRate
+	if d := e.cfg.params.scanDelay; d > 0 {
+		byDelay := float64(time.Second) / float64(d)
+		if lim == 0 || byDelay < lim {
+			lim = byDelay
+		}
+	}
+	return lim
+}
+
+func (e *engine) closeSessions() error {
+	var errs []error
+	for _, s := range e.sessions {
+		if err := s.sess.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// run is the engine's loop: read replies, expire timeouts, send while the
+// window and the rate ceiling allow, then sleep until something happens.
+func (e *engine) run(ctx context.Context) (err error) {
+	defer func() {
+		close(e.stop)
+		if cerr := e.closeSessions(); err == nil && cerr != nil {
+			err = cerr
+		}
+		e.publish(time.Now(), true)
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Replies first: they free window and decide ports.
+	drain:
+		for i := 0; i < 4096; i++ {
+			select {
+			case r := <-e.replies:
+				if err := e.onReply(ctx, r); err != nil {
+					return err
+				}
+			default:
+				break drain
+			}
+		}
+		now := time.Now()
+		if err := e.expire(ctx, now); err != nil {
+			return err
+		}
+		wait, busy, err := e.sendSome(ctx, now)
+		if err != nil {
+			return err
+		}
+		if e.exhausted && len(e.inflight) == 0 {
+			return nil
+		}
+		if now.Sub(e.lastPublish) > 50*time.Millisecond {
+			e.publish(now, false)
+		}
+		if busy {
+			continue
+		}
+		for _, s := range e.sessions {
+			if s.flusher != nil {
+				if err := s.flusher.Flush(); err != nil {
+					return fmt.Errorf("scanner: flush: %w", err)
+				}
+			}
+		}
+		if d, ok := e.nextDeadline(now); ok && (wait == 0 || d < wait) {
+			wait = d
+		}
+		if wait <= 0 {
+			wait = 50 * time.Millisecond
+		}
+		timer.Reset(wait)
+		select {
+		case r := <-e.replies:
+			if err := e.onReply(ctx, r); err != nil {
+				return err
+			}
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// sendSome sends probes while the window, the rate ceiling and the work
+// allow. It returns how long to wait before sending is possible again
+// (0 if unknown) and whether it stopped only to let replies in.
+func (e *engine) sendSome(ctx context.Context, now time.Time) (wait time.Duration, busy bool, err error) {
+	for n := 0; ; n++ {
+		if n == 256 {
+			return 0, true, nil
+		}
+		if e.outstanding >= e.cwnd.window() && !e.belowMinRate(now) {
+			if e.cfg.minRate > 0 && e.outstanding < e.maxWindow*4 {
+				wait = e.minRateWait(now)
+			}
+			return wait, false, nil
+		}
+		if e.exhausted && !e.hasRetry() {
+			return 0, false, nil
+		}
+		if e.limiter != nil {
+			r := e.limiter.ReserveN(now, 1)
+			if d := r.DelayFrom(now); d > 0 {
+				r.CancelAt(now)
+				return d, false, nil
+			}
+		}
+		var ent *entry
+		if q, ok := e.popRetry(); ok {
+			ent = q.e
+			ent.waiting = false
+			ent.try++
+			e.st.Retransmits++
+		} else {
+			t, ok := e.it.Next()
+			if !ok {
+				e.exhausted = true
+				if e.limiter != nil {
+					e.limiter.ReserveN(now, 1).CancelAt(now)
+				}
+				continue
+			}
+			if e.hostTimedOut(t.Addr, now) {
+				e.skip(t.Addr, now)
+				continue
+			}
+			ent = e.newEntry(t, e.it.Pos()-1, now)
+		}
+		if err := e.send(ctx, ent, now); err != nil {
+			return 0, false, err
+		}
+	}
+}
+
+func (e *engine) newEntry(t target.Target, pos uint64, now time.Time) *entry {
+	var ent *entry
+	if n := len(e.free); n > 0 {
+		ent = e.free[n-1]
+		e.free = e.free[:n-1]
+	} else {
+		ent = new(entry)
+	}
+	ent.t, ent.pos, ent.try = t, pos, 0
+	e.inflight[t] = ent
+	if e.hostFirst != nil {
+		if _, seen := e.hostFirst[t.Addr]; !seen {
+			e.hostFirst[t.Addr] = now
+		}
+	}
+	return ent
+}
+
+// hasRetry reports whether a live entry waits for retransmission.
+func (e *engine) hasRetry() bool {
+	for {
+		q, ok := e.retries.peek()
+		if !ok {
+			return false
+		}
+		if q.gen == q.e.gen {
+			return true
+		}
+		e.retries.pop()
+	}
+}
+
+func (e *engine) popRetry() (queued, bool) {
+	if !e.hasRetry() {
+		return queued{}, false
+	}
+	return e.retries.pop()
+}
+
+func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
+	s := e.sessions[ent.t.Port.Proto]
+	if s == nil {
+		return fmt.Errorf("scanner: no prober for %s (target %s)", ent.t.Port.Proto, ent.t)
+	}
+	ent.sess = s
+	ent.gen++
+	ent.sentAt = t
+	e.outstanding++
+	e.timeouts.push(queued{ent, ent.gen})
+	e.st.Sent++
+	err := s.sess.Send(probe.Probe{Target: ent.t, Try: ent.try, Timeout: e.rtt.timeout()})
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, probe.ErrTargetSkipped) {
+		e.outstanding--
+		return e.finish(ctx, ent, result.Result{
+			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: result.NoResponse,
+			Tries: ent.try + 1, Time: t,
+		})
+	}
+	return fmt.Errorf("scanner: send %s: %w", ent.t, err)
+}
+
+// allowedTries is how many tries a silent target gets: one more
+// retransmission than any port has ever needed, within the bounds.
+func (e *engine) allowedTries() int {
+	r := min(max(e.maxSuccess+1, e.cfg.minRetries), e.cfg.params.maxRetries)
+	return r + 1
+}
+
+func (e *engine) expire(ctx context.Context, now time.Time) error {
+	to := e.rtt.timeout()
+	for {
+		q, ok := e.timeouts.peek()
+		if !ok {
+			return nil
+		}
+		if q.gen != q.e.gen {
+			e.timeouts.pop()
+			continue
+		}
+		if now.Sub(q.e.sentAt) < to {
+			return nil
+		}
+		e.timeouts.pop()
+		ent := q.e
+		e.outstanding--
+		if e.hostTimedOut(ent.t.Addr, now) {
+			e.skip(ent.t.Addr, now)
+			e.release(ent)
+			continue
+		}
+		if ent.try+1 < e.allowedTries() {
+			ent.gen++ // a late reply still matches by target; the queue item is what goes stale
+			ent.waiting = true
+			e.retries.push(queued{ent, ent.gen})
+			continue
+		}
+		s := ent.sess
+		if err := e.finish(ctx, ent, result.Result{
+			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: s.reason,
+			Tries: ent.try + 1, Time: now,
+		}); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *engine) nextDeadline(now time.Time) (time.Duration, bool) {
+	to := e.rtt.timeout()
+	for {
+		q, ok := e.timeouts.peek()
+		if !ok {
+			return 0, false
+		}
+		if q.gen != q.e.gen {
+			e.timeouts.pop()
+			continue
+		}
+		d := q.e.sentAt.Add(to).Sub(now)
+		if d < time.Millisecond {
+			d = time.Millisecond
+		}
+		return d, true
+	}
+}
+
+func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
+	ent := e.inflight[r.Target]
+	if ent == nil {
+		e.st.Late++
+		return nil
+	}
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	e.st.Replies++
+	try := r.Try
+	if try < 0 && ent.try == 0 {
+		try = 0
+	}
+	var rtt time.Duration
+	if try == ent.try {
+		rtt = t.Sub(ent.sentAt)
+		e.rtt.sample(rtt)
+	}
+	if try > 0 {
+		e.maxSuccess = max(e.maxSuccess, try)
+		// A reply to a retransmission proves an earlier try was lost. React
+		// once per round trip, as TCP does, not once per lost probe.
+		if ent.sentAt.After(e.lastDrop) {
+			e.cwnd.onDrop()
+			e.lastDrop = t
+		}
+	} else {
+		e.cwnd.onReply()
+	}
+	if !ent.waiting {
+		e.outstanding--
+	}
+	return e.finish(ctx, ent, result.Result{
+		Target: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
+		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: ent.try + 1, Time: t,
+	})
+}
+
+func (e *engine) finish(ctx context.Context, ent *entry, r result.Result) error {
+	e.release(ent)
+	select {
+	case e.scan.results <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *engine) release(ent *entry) {
+	delete(e.inflight, ent.t)
+	ent.gen++
+	ent.sess = nil
+	ent.waiting = false
+	e.free = append(e.free, ent)
+	e.st.Done++
+}
+
+func (e *engine) hostTimedOut(a netip.Addr, t time.Time) bool {
+	if e.hostFirst == nil {
+		return false
+	}
+	if e.hostGone[a] {
+		return true
+	}
+	first, ok := e.hostFirst[a]
+	return ok && t.Sub(first) > e.cfg.hostTimeout
+}
+
+// skip drops a target of a timed-out host, noting the host once.
+func (e *engine) skip(a netip.Addr, t time.Time) {
+	e.st.Skipped++
+	if e.hostGone[a] {
+		return
+	}
+	e.hostGone[a] = true
+	e.scan.mu.Lock()
+	e.scan.hosts = append(e.scan.hosts, result.Host{Addr: a, State: result.HostUnknown, Reason: result.HostTimeout, Time: t})
+	e.scan.mu.Unlock()
+}
+
+func (e *engine) belowMinRate(now time.Time) bool {
+	if e.cfg.minRate <= 0 {
+		return false
+	}
+	return float64(e.st.Sent) < e.cfg.minRate*now.Sub(e.start).Seconds()
+}
+
+func (e *engine) minRateWait(now time.Time) time.Duration {
+	due := e.start.Add(time.Duration(float64(e.st.Sent+1) / e.cfg.minRate * float64(time.Second)))
+	return max(due.Sub(now), time.Millisecond)
+}
+
+// publish copies the counters into the Scan for Stats readers.
+func (e *engine) publish(now time.Time, final bool) {
+	st := e.st
+	st.Elapsed = now.Sub(e.start)
+	st.InFlight = len(e.inflight)
+	st.Window = e.cwnd.window()
+	if e.rtt.samples > 0 {
+		st.SRTT = e.rtt.srtt
+	}
+	st.Timeout = e.rtt.timeout()
+	if dt := now.Sub(e.lastPublish).Seconds(); !e.lastPublish.IsZero() && dt > 0 {
+		st.Rate = float64(st.Sent-e.lastSent) / dt
+	} else if s := st.Elapsed.Seconds(); s > 0 {
+		st.Rate = float64(st.Sent) / s
+	}
+	if math.IsInf(st.Rate, 0) || math.IsNaN(st.Rate) {
+		st.Rate = 0
+	}
+	st.Position = e.it.Pos()
+	for _, ent := range e.inflight {
+		st.Position = min(st.Position, ent.pos)
+	}
+	st.Finished = final
+	e.lastPublish, e.lastSent = now, st.Sent
+	e.scan.mu.Lock()
+	e.scan.stats = st
+	e.scan.mu.Unlock()
+}
