@@ -53,6 +53,10 @@ func (n hostName) String() string {
 //	198.18.0.10-198.18.0.50, 2001:db8::1-2001:db8::ff
 //	                                      dash ranges
 //	host.example, host.example/28         names, resolved by Resolve
+//
+// IPv4-mapped IPv6 literals (::ffff:198.18.0.1) stay IPv6; addresses from
+// the resolver are unmapped. Zones are rejected. Octets with a leading zero
+// are rejected because some tools read them as octal.
 type HostSpec struct {
 	incl, excl           []span // normalized after every exported call
 	inclNames, exclNames []hostName
