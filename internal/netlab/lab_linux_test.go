@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -84,21 +85,23 @@ func TestTCPStates(t *testing.T) {
 
 // udpPings sends n numbered datagrams to addr and returns how many distinct
 // ones came back. Datagrams go out in one burst and replies are collected
-// until quiet, so the result depends on loss, not on timing.
+// until all are back or none came for a while after the burst, so the result
+// depends on loss, not on timing.
 func udpPings(t *testing.T, addr netip.AddrPort, n int) int {
 	t.Helper()
+	const quiet = time.Second
 	c, err := net.Dial("udp", addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	seen := make(map[uint32]bool)
+	var sent atomic.Bool
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 64)
-		for {
-			c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		for len(seen) < n {
 			m, err := c.Read(buf)
 			if err != nil {
 				if isTimeout(err) {
@@ -109,6 +112,9 @@ func udpPings(t *testing.T, addr netip.AddrPort, n int) int {
 			if m == 4 {
 				seen[binary.BigEndian.Uint32(buf)] = true
 			}
+			if sent.Load() {
+				c.SetReadDeadline(time.Now().Add(quiet))
+			}
 		}
 	}()
 	var b [4]byte
@@ -118,6 +124,8 @@ func udpPings(t *testing.T, addr netip.AddrPort, n int) int {
 			t.Fatalf("ping %d: %v", i, err)
 		}
 	}
+	sent.Store(true)
+	c.SetReadDeadline(time.Now().Add(quiet))
 	<-done
 	return len(seen)
 }
@@ -472,5 +480,30 @@ func TestStaleRemoval(t *testing.T) {
 	}
 	if _, err := os.Stat("/run/netns/" + liveName); err != nil {
 		t.Errorf("namespace %s of a live pid removed: %v", liveName, err)
+	}
+}
+
+func TestParallelLabs(t *testing.T) {
+	for i := range 4 {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			lab := netlab.New(t)
+			a, b := lab.AddHost(netlab.HostConfig{}), lab.AddHost(netlab.HostConfig{})
+			if a.Subnet == b.Subnet {
+				t.Fatalf("two hosts on subnet %d", a.Subnet)
+			}
+			a.ListenTCP(t, 80)
+			b.ListenTCP(t, 81)
+			if err := dial(a.Addr4, 80); err != nil {
+				t.Error(err)
+			}
+			if err := dial(b.Addr6, 81); err != nil {
+				t.Error(err)
+			}
+			// Each host answers only for itself.
+			if err := dial(b.Addr4, 80); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("port 80 on the other host: got %v, want ECONNREFUSED", err)
+			}
+		})
 	}
 }

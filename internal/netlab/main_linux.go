@@ -152,17 +152,21 @@ func available() (ok bool, why string, misuse bool) {
 	if os.Geteuid() != 0 {
 		return false, "needs root", false
 	}
+	parent, child := os.LookupEnv(envChild)
+	if child {
+		// The namespace check comes first: sharing the parent's namespace
+		// would put lab routes into the machine's own.
+		if id, err := netnsID(); err != nil || id == parent {
+			return false, "not in a private network namespace (netns " + id + "); " +
+				envChild + " must only be set by netlab.Main", true
+		}
+	}
 	if r := os.Getenv(envUnavailable); r != "" {
 		return false, r, false
 	}
-	parent, ok := os.LookupEnv(envChild)
-	if !ok {
+	if !child {
 		return false, "running as root outside netlab.Main's network namespace; " +
 			"add func TestMain(m *testing.M) { netlab.Main(m) } to this package's tests", true
-	}
-	id, err := netnsID()
-	if err != nil || id == parent {
-		return false, "not in a private network namespace (netns " + id + ")", true
 	}
 	for _, tool := range []string{"ip", "nft", "tc"} {
 		if _, err := exec.LookPath(tool); err != nil {
