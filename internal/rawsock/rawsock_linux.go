@@ -285,3 +285,38 @@ func (r *Receiver) recvmmsg(fd uintptr) bool {
 
 // Close closes the socket and makes a pending Read return.
 func (r *Receiver) Close() error { return r.f.Close() }
+
+// IP4 sends complete IPv4 packets through a raw IP socket (IP_HDRINCL).
+// Probers use it for targets on this host: Linux routes a packet socket's
+// IPv4 packets to 127.0.0.0/8 as martians, but the IP output path is fine.
+type IP4 struct {
+	fd int
+	to unix.SockaddrInet4
+}
+
+// NewIP4 opens a raw IPv4 socket.
+func NewIP4() (*IP4, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return nil, socketErr("open raw IPv4 socket", err)
+	}
+	return &IP4{fd: fd}, nil
+}
+
+// Send sends pkt, whose header names dst, to dst. It blocks while the
+// socket buffer is full.
+func (s *IP4) Send(pkt []byte, dst [4]byte) error {
+	s.to.Addr = dst
+	for {
+		err := unix.Sendto(s.fd, pkt, 0, &s.to)
+		if err != unix.EINTR {
+			if err != nil {
+				return fmt.Errorf("rawsock: raw IPv4 send: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+// Close closes the socket.
+func (s *IP4) Close() error { return unix.Close(s.fd) }

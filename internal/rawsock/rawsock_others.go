@@ -54,3 +54,15 @@ func (r *Receiver) Read() ([]Packet, error) { return nil, errUnsupported }
 
 // Close does nothing.
 func (r *Receiver) Close() error { return nil }
+
+// IP4 is unavailable on this platform.
+type IP4 struct{}
+
+// NewIP4 returns an error wrapping errors.ErrUnsupported.
+func NewIP4() (*IP4, error) { return nil, errUnsupported }
+
+// Send returns an error wrapping errors.ErrUnsupported.
+func (s *IP4) Send(pkt []byte, dst [4]byte) error { return errUnsupported }
+
+// Close does nothing.
+func (s *IP4) Close() error { return nil }

@@ -66,7 +66,7 @@ func (c *Cache) Hop(ctx context.Context, dst netip.Addr) (Hop, error) {
 	if err != nil {
 		return Hop{}, err
 	}
-	h := Hop{Ifindex: r.Ifindex, Src: r.Src}
+	h := Hop{Ifindex: r.Ifindex, Src: r.Src, Local: r.Local}
 	if r.NoLink {
 		return h, nil
 	}

@@ -43,4 +43,9 @@ type Hop struct {
 	Src     netip.Addr
 	HWLen   uint8   // 0 for links without addresses
 	HW      [8]byte // next hop's hardware address
+	// Local is set when the destination is this host, reached through
+	// the loopback interface. Linux drops IPv4 packets to 127.0.0.0/8
+	// that a packet socket injects on lo (martian destination), so
+	// senders use a raw IP socket for such hops.
+	Local bool
 }

@@ -1,0 +1,185 @@
+package probe
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/portsense/portsense/result"
+	"github.com/portsense/portsense/target"
+)
+
+// Source ports of SYN probes. A probe's try is encoded in its source port
+// as SourcePort + Try%SYNSourcePorts, so a reply names the try it answers
+// (exactly for tries below SYNSourcePorts, modulo it above). The default
+// range 61440-61455 lies above Linux's ephemeral range (32768-60999), so
+// the kernel's own connections do not collide with it.
+const (
+	DefaultSYNSourcePort = 61440
+	SYNSourcePorts       = 16
+)
+
+// SYNConfig configures the SYN prober. A nil *SYNConfig means defaults:
+// interface and source address by route, source ports 61440-61455, a
+// random cookie key per session, TTL 64.
+type SYNConfig struct {
+	// Interface forces the outgoing interface by name (nmap -e); empty
+	// picks it per target from the kernel's routes.
+	Interface string
+	// Source forces the source address for targets of its family (nmap
+	// -S); invalid picks it by route. Replies must reach this host.
+	Source netip.Addr
+	// SourcePort is the first of the SYNSourcePorts source ports; 0 means
+	// DefaultSYNSourcePort.
+	SourcePort uint16
+	// Key is the SipHash key of the sequence-number cookies; the zero key
+	// means a fresh random key for every session.
+	Key [16]byte
+	// TTL is the IPv4 TTL / IPv6 hop limit of probes; 0 means 64.
+	TTL uint8
+	// Window and MSS are the TCP window and MSS option of probes; 0 means
+	// 1024 and 1460.
+	Window, MSS uint16
+	// BatchSize is how many probes Send queues before one sendmmsg call;
+	// 0 means 64, 1 sends every probe at once.
+	BatchSize int
+	// FlushDelay bounds how long a probe may wait in a partial batch; 0
+	// means 200µs.
+	FlushDelay time.Duration
+	// ResolveTimeout bounds each ARP/NDP try for a next hop missing from
+	// the kernel's neighbour table (three tries); 0 means 300ms.
+	ResolveTimeout time.Duration
+}
+
+// SYN is the TCP SYN ("half-open") prober, nmap's -sS, for IPv4 and IPv6 on
+// Linux. It writes raw packets through an AF_PACKET socket and reads
+// replies through another one with a BPF filter, so it needs CAP_NET_RAW.
+//
+//   - SYN-ACK: open, syn-ack (the kernel, which has no socket for the
+//     port, answers it with a reset, so no connection is left half-open)
+//   - RST: closed, reset
+//   - ICMP/ICMPv6 unreachable quoting the probe: filtered, with the reason
+//     from the type and code (admin-prohibited, host-unreach, …)
+//   - silence: filtered, no-response (Silence; the engine decides)
+//
+// Every probe's sequence number is a keyed SipHash cookie of (source,
+// destination, source port, destination port); a SYN-ACK or RST whose
+// acknowledgement number is not cookie+1, or an ICMP error whose quoted
+// sequence number is not the cookie, is counted as forged and dropped.
+//
+// Sessions implement Flusher: Send queues probes and sends them in batches
+// (BatchSize), a partial batch at the latest after FlushDelay; the engine
+// calls Flush before it waits. Their Stats method reports counters.
+type SYN struct {
+	cfg SYNConfig
+}
+
+var _ Prober = (*SYN)(nil)
+
+// Protocol returns target.TCP.
+func (s *SYN) Protocol() target.Protocol { return target.TCP }
+
+// Silence returns filtered, no-response.
+func (s *SYN) Silence() (result.State, result.Reason) { return result.Filtered, result.NoResponse }
+
+// SYNStats are the counters of a SYN session.
+type SYNStats struct {
+	Sent      uint64 // probes handed to the kernel
+	Skipped   uint64 // probes not sent: no route, no neighbour, wrong family or protocol
+	Received  uint64 // packets that passed the socket filter
+	Forged    uint64 // replies whose cookie did not match: dropped
+	Ignored   uint64 // packets that were not a classifiable reply (undecodable, other flags, foreign ports)
+	Delivered uint64 // replies passed to deliver
+}
+
+func (c *SYNConfig) withDefaults() (SYNConfig, error) {
+	var d SYNConfig
+	if c != nil {
+		d = *c
+	}
+	if d.SourcePort == 0 {
+		d.SourcePort = DefaultSYNSourcePort
+	}
+	if int(d.SourcePort)+SYNSourcePorts-1 > 65535 {
+		return d, fmt.Errorf("probe: source port %d too high: SYN needs %d ports from it", d.SourcePort, SYNSourcePorts)
+	}
+	if d.Source.IsValid() {
+		d.Source = d.Source.Unmap()
+		if d.Source.IsUnspecified() || d.Source.IsMulticast() {
+			return d, fmt.Errorf("probe: source address %v cannot send probes", d.Source)
+		}
+	}
+	if d.TTL == 0 {
+		d.TTL = 64
+	}
+	if d.Window == 0 {
+		d.Window = 1024
+	}
+	if d.MSS == 0 {
+		d.MSS = 1460
+	}
+	if d.BatchSize <= 0 {
+		d.BatchSize = 64
+	}
+	if d.BatchSize > 1024 {
+		d.BatchSize = 1024
+	}
+	if d.FlushDelay <= 0 {
+		d.FlushDelay = 200 * time.Microsecond
+	}
+	if d.ResolveTimeout <= 0 {
+		d.ResolveTimeout = 300 * time.Millisecond
+	}
+	return d, nil
+}
+
+// synICMPReason maps an ICMP (v6 false) or ICMPv6 error to a reason; ok is
+// false for messages that say nothing about the port.
+func synICMPReason(v6 bool, typ, code uint8) (result.Reason, bool) {
+	if v6 {
+		switch typ {
+		case 1:
+			switch code {
+			case 0:
+				return result.NetUnreach, true
+			case 1, 5, 6: // admin prohibited, source policy, reject route
+				return result.AdminProhibited, true
+			case 3:
+				return result.HostUnreach, true
+			case 4:
+				return result.PortUnreach, true
+			}
+			return result.Unreachable, true
+		case 3:
+			return result.TimeExceeded, true
+		case 4:
+			if code == 1 { // unrecognised next header
+				return result.ProtoUnreach, true
+			}
+		}
+		return 0, false
+	}
+	switch typ {
+	case 3:
+		switch code {
+		case 0, 6, 11:
+			return result.NetUnreach, true
+		case 1, 7, 12:
+			return result.HostUnreach, true
+		case 2:
+			return result.ProtoUnreach, true
+		case 3:
+			return result.PortUnreach, true
+		case 9:
+			return result.NetProhibited, true
+		case 10:
+			return result.HostProhibited, true
+		case 13:
+			return result.AdminProhibited, true
+		}
+		return result.Unreachable, true
+	case 11:
+		return result.TimeExceeded, true
+	}
+	return 0, false
+}

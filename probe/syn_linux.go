@@ -1,0 +1,386 @@
+package probe
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portsense/portsense/internal/cookie"
+	"github.com/portsense/portsense/internal/packet"
+	"github.com/portsense/portsense/internal/rawsock"
+	"github.com/portsense/portsense/internal/route"
+	"github.com/portsense/portsense/result"
+	"github.com/portsense/portsense/target"
+)
+
+// NewSYN returns a SYN prober; nil cfg means defaults. It fails with an
+// error wrapping os.ErrPermission, naming CAP_NET_RAW, when the process may
+// not open packet sockets; it never falls back to connect.
+func NewSYN(cfg *SYNConfig) (*SYN, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if c.Interface != "" {
+		if _, err := net.InterfaceByName(c.Interface); err != nil {
+			return nil, fmt.Errorf("probe: interface %q: %w", c.Interface, err)
+		}
+	}
+	tx, err := rawsock.NewSender(1, packet.SYNLen6)
+	if err != nil {
+		return nil, fmt.Errorf("probe: SYN scan: %w", err)
+	}
+	tx.Close()
+	return &SYN{cfg: c}, nil
+}
+
+// Open opens the sockets of one scan: a packet socket to send on and one,
+// filtered to replies to the SYN source ports, to receive on.
+func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if deliver == nil {
+		return nil, errors.New("probe: nil deliver function")
+	}
+	cfg := s.cfg
+	key := cfg.Key
+	if key == ([16]byte{}) {
+		if _, err := rand.Read(key[:]); err != nil {
+			return nil, fmt.Errorf("probe: cookie key: %w", err)
+		}
+	}
+	cc := &route.CacheConfig{ResolveTimeout: cfg.ResolveTimeout}
+	if cfg.Interface != "" {
+		ifi, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("probe: interface %q: %w", cfg.Interface, err)
+		}
+		cc.Ifindex = ifi.Index
+	}
+	if cfg.Source.Is4() {
+		cc.Src4 = cfg.Source
+	} else if cfg.Source.Is6() {
+		cc.Src6 = cfg.Source
+	}
+	filter, err := rawsock.ReplyFilter(cfg.SourcePort, cfg.SourcePort+SYNSourcePorts-1)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := rawsock.NewSender(cfg.BatchSize, packet.SYNLen6)
+	if err != nil {
+		return nil, fmt.Errorf("probe: SYN scan: %w", err)
+	}
+	// Replies are read on every interface: loopback targets answer on lo,
+	// routed ones on their interface. 256 bytes hold any header we read.
+	rx, err := rawsock.NewReceiver(0, filter, 64, 256)
+	if err != nil {
+		tx.Close()
+		return nil, fmt.Errorf("probe: SYN scan: %w", err)
+	}
+	ss := &SYNSession{
+		cfg:     cfg,
+		hash:    cookie.New(key),
+		routes:  route.NewCache(cc),
+		tx:      tx,
+		rx:      rx,
+		deliver: deliver,
+		done:    make(chan struct{}),
+	}
+	ss.timer = time.AfterFunc(time.Hour, ss.timerFlush)
+	ss.timer.Stop()
+	go ss.receive()
+	return ss, nil
+}
+
+// SYNSession is an open SYN prober. Send and Flush may be called from
+// several goroutines, though the engine uses one.
+type SYNSession struct {
+	cfg     SYNConfig
+	hash    cookie.Hasher
+	deliver func(Reply)
+	rx      *rawsock.Receiver
+	done    chan struct{}
+
+	mu     sync.Mutex // guards everything below, the send side
+	routes *route.Cache
+	tx     *rawsock.Sender
+	lo4    *rawsock.IP4 // opened on first use, for IPv4 targets on this host
+	lo4buf [packet.SYNLen4]byte
+	tmpls  []*packet.SYN // one per source address
+	timer  *time.Timer
+	err    error // a failed background flush, reported by the next Send or Flush
+	closed bool
+
+	sent, skipped, received, forged, ignored, delivered atomic.Uint64
+}
+
+var _ Session = (*SYNSession)(nil)
+var _ interface{ Flush() error } = (*SYNSession)(nil) // probe.Flusher
+
+// Send queues a SYN for p and sends the batch when it is full. A target
+// with no route or no answering next hop is skipped (the error wraps
+// ErrTargetSkipped). Send does not allocate once the route and neighbour
+// of the target's prefix are cached; the first probe to a next hop missing
+// from the kernel's neighbour table waits for ARP/NDP resolution.
+func (s *SYNSession) Send(p Probe) error {
+	if p.Target.Port.Proto != target.TCP {
+		s.skipped.Add(1)
+		return fmt.Errorf("%w: SYN probes TCP ports, not %v", ErrTargetSkipped, p.Target.Port.Proto)
+	}
+	dst := p.Target.Addr.Unmap()
+	if !dst.IsValid() {
+		s.skipped.Add(1)
+		return fmt.Errorf("%w: invalid address", ErrTargetSkipped)
+	}
+	try := p.Try
+	if try < 0 {
+		try = 0
+	}
+	sport := s.cfg.SourcePort + uint16(try%SYNSourcePorts)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("probe: send on closed SYN session")
+	}
+	if s.err != nil {
+		err := s.err
+		s.err = nil
+		return err
+	}
+	hop, err := s.routes.Hop(context.Background(), dst)
+	if err != nil {
+		s.skipped.Add(1)
+		return fmt.Errorf("%w: %v: %v", ErrTargetSkipped, dst, err)
+	}
+	tmpl, err := s.template(hop.Src)
+	if err != nil {
+		s.skipped.Add(1)
+		return fmt.Errorf("%w: %v: %v", ErrTargetSkipped, dst, err)
+	}
+	seq := s.hash.TCP(hop.Src, dst, sport, p.Target.Port.Num)
+	if hop.Local && dst.Is4() {
+		return s.sendLocal4(tmpl, dst, sport, p.Target.Port.Num, seq)
+	}
+	if s.tx.Full() {
+		if err := s.flushLocked(); err != nil {
+			return err
+		}
+	}
+	n := tmpl.Build(s.tx.Slot(), dst, sport, p.Target.Port.Num, seq)
+	if n == 0 {
+		s.skipped.Add(1)
+		return fmt.Errorf("%w: %v: source %v is of another address family", ErrTargetSkipped, dst, hop.Src)
+	}
+	d := rawsock.Dest{Ifindex: hop.Ifindex, Proto: 0x0800, HWLen: hop.HWLen, HW: hop.HW}
+	if tmpl.Is6() {
+		d.Proto = 0x86dd
+	}
+	s.tx.Commit(n, &d)
+	switch {
+	case s.tx.Full():
+		return s.flushLocked()
+	case s.tx.Len() == 1:
+		s.timer.Reset(s.cfg.FlushDelay)
+	}
+	return nil
+}
+
+// sendLocal4 sends an IPv4 probe to this host through a raw IP socket,
+// unbatched: such scans are small.
+func (s *SYNSession) sendLocal4(tmpl *packet.SYN, dst netip.Addr, sport, dport uint16, seq uint32) error {
+	if s.lo4 == nil {
+		lo4, err := rawsock.NewIP4()
+		if err != nil {
+			return fmt.Errorf("probe: SYN scan of this host: %w", err)
+		}
+		s.lo4 = lo4
+	}
+	n := tmpl.Build(s.lo4buf[:], dst, sport, dport, seq)
+	if n == 0 {
+		s.skipped.Add(1)
+		return fmt.Errorf("%w: %v: source of another address family", ErrTargetSkipped, dst)
+	}
+	if err := s.lo4.Send(s.lo4buf[:n], dst.As4()); err != nil {
+		return fmt.Errorf("probe: SYN send: %w", err)
+	}
+	s.sent.Add(1)
+	return nil
+}
+
+// template returns the packet template for src, making it on first use.
+func (s *SYNSession) template(src netip.Addr) (*packet.SYN, error) {
+	for _, t := range s.tmpls {
+		if t.Src() == src {
+			return t, nil
+		}
+	}
+	t, err := packet.NewSYN(src, s.cfg.TTL, s.cfg.Window, s.cfg.MSS)
+	if err != nil {
+		return nil, err
+	}
+	s.tmpls = append(s.tmpls, t)
+	return t, nil
+}
+
+// Flush sends every queued probe now. The engine calls it (through
+// Flusher) before it waits, so that no probe sits in a partial batch.
+func (s *SYNSession) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		err := s.err
+		s.err = nil
+		return err
+	}
+	if s.closed {
+		return nil
+	}
+	return s.flushLocked()
+}
+
+func (s *SYNSession) flushLocked() error {
+	s.timer.Stop()
+	n, err := s.tx.Flush()
+	s.sent.Add(uint64(n))
+	if err != nil {
+		return fmt.Errorf("probe: SYN send: %w", err)
+	}
+	return nil
+}
+
+func (s *SYNSession) timerFlush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.tx.Len() == 0 {
+		return
+	}
+	if err := s.flushLocked(); err != nil && s.err == nil {
+		s.err = err
+	}
+}
+
+// Stats returns the session's counters so far.
+func (s *SYNSession) Stats() SYNStats {
+	return SYNStats{
+		Sent:      s.sent.Load(),
+		Skipped:   s.skipped.Load(),
+		Received:  s.received.Load(),
+		Forged:    s.forged.Load(),
+		Ignored:   s.ignored.Load(),
+		Delivered: s.delivered.Load(),
+	}
+}
+
+// Close sends what is queued, closes the sockets and returns once deliver
+// will not be called again.
+func (s *SYNSession) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	ferr := s.flushLocked()
+	s.closed = true
+	s.timer.Stop()
+	err := s.tx.Close()
+	if s.lo4 != nil {
+		s.lo4.Close()
+	}
+	s.mu.Unlock()
+	if e := s.rx.Close(); err == nil {
+		err = e
+	}
+	<-s.done
+	if ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+func (s *SYNSession) receive() {
+	defer close(s.done)
+	var r packet.Reply
+	for {
+		pkts, err := s.rx.Read()
+		if err != nil {
+			return // closed; no other read error is recoverable either
+		}
+		now := time.Now()
+		for i := range pkts {
+			s.received.Add(1)
+			s.handle(&r, pkts[i].Data, now)
+		}
+	}
+}
+
+// handle classifies one received packet and delivers it if its cookie
+// matches.
+func (s *SYNSession) handle(r *packet.Reply, b []byte, now time.Time) {
+	if r.Decode(b) != nil {
+		s.ignored.Add(1)
+		return
+	}
+	lo := s.cfg.SourcePort
+	switch r.Kind {
+	case packet.KindTCP:
+		if r.DstPort-lo >= SYNSourcePorts || r.Flags&packet.FlagACK == 0 {
+			s.ignored.Add(1)
+			return
+		}
+		var rep Reply
+		switch {
+		case r.Flags&(packet.FlagSYN|packet.FlagRST) == packet.FlagSYN:
+			rep.State, rep.Reason = result.Open, result.SynAck
+		case r.Flags&packet.FlagRST != 0:
+			rep.State, rep.Reason = result.Closed, result.Reset
+		default:
+			s.ignored.Add(1)
+			return
+		}
+		if r.Ack-1 != s.hash.TCP(r.Dst, r.Src, r.DstPort, r.SrcPort) {
+			s.forged.Add(1)
+			return
+		}
+		rep.Target = target.Target{Addr: r.Src, Port: target.Port{Proto: target.TCP, Num: r.SrcPort}}
+		rep.Try = int(r.DstPort - lo)
+		rep.ReplyTTL = r.TTL
+		rep.Time = now
+		s.delivered.Add(1)
+		s.deliver(rep)
+	case packet.KindICMP:
+		q := &r.ICMPQuote
+		reason, ok := synICMPReason(r.V6, r.ICMPType, r.ICMPCode)
+		if !ok || q.SrcPort-lo >= SYNSourcePorts {
+			s.ignored.Add(1)
+			return
+		}
+		if q.Seq != s.hash.TCP(q.Src, q.Dst, q.SrcPort, q.DstPort) {
+			s.forged.Add(1)
+			return
+		}
+		rep := Reply{
+			Target:   target.Target{Addr: q.Dst, Port: target.Port{Proto: target.TCP, Num: q.DstPort}},
+			Try:      int(q.SrcPort - lo),
+			State:    result.Filtered,
+			Reason:   reason,
+			ReplyTTL: r.TTL,
+			Time:     now,
+		}
+		if r.Src != q.Dst {
+			rep.From = r.Src
+		}
+		s.delivered.Add(1)
+		s.deliver(rep)
+	default:
+		s.ignored.Add(1)
+	}
+}
