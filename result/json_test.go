@@ -241,7 +241,7 @@ func TestJSONStringEscapes(t *testing.T) {
 		"a\"b\\c":        `"a\"b\\c"`,
 		"\n\r\t\x00\x1f": `"\n\r\t\u0000\u001f"`,
 		"bad\xffutf8":    `"bad\ufffdutf8"`,
-		"ok é 😀 <&>":    `"ok é 😀 <&>"`,
+		"ok é 😀 <&>":     `"ok é 😀 <&>"`,
 	} {
 		if got := string(appendString(nil, in)); got != want {
 			t.Errorf("appendString(%q) = %s, want %s", in, got, want)

@@ -300,17 +300,20 @@ func jsonl(t *testing.T, recs ...any) io.Reader {
 
 func TestMerge(t *testing.T) {
 	later := func(r Result) Result { r.Time = r.Time.Add(time.Hour); return r }
-	withSvc := func(r Result, conf int) Result { r.Service = &Service{Name: "x", Method: "probed", Conf: conf}; return r }
+	withSvc := func(r Result, conf int) Result {
+		r.Service = &Service{Name: "x", Method: "probed", Conf: conf}
+		return r
+	}
 	p := func(n uint16, st State, why Reason) Result { return port("198.18.0.2", n, target.TCP, st, why, 0) }
 
 	shard1 := jsonl(t,
-		p(1, Filtered, NoResponse),         // loses to open
-		p(2, Open, SynAck),                 // beats closed
-		p(3, Filtered, NoResponse),         // loses to the ICMP reply
-		p(4, Open, SynAck),                 // loses to service info
-		withSvc(p(5, Open, SynAck), 5),     // loses to higher conf
-		p(6, Closed, Reset),                // loses to the later one
-		p(7, OpenFiltered, NoResponse),     // loses to filtered
+		p(1, Filtered, NoResponse),     // loses to open
+		p(2, Open, SynAck),             // beats closed
+		p(3, Filtered, NoResponse),     // loses to the ICMP reply
+		p(4, Open, SynAck),             // loses to service info
+		withSvc(p(5, Open, SynAck), 5), // loses to higher conf
+		p(6, Closed, Reset),            // loses to the later one
+		p(7, OpenFiltered, NoResponse), // loses to filtered
 		port("198.18.0.1", 1, target.UDP, OpenFiltered, NoResponse, 0),
 		Host{Addr: netip.MustParseAddr("198.18.0.2"), State: HostDown, Reason: NoResponse, Warnings: []string{"w1"}},
 		host("2001:db8::1", HostUp, NDResponse),
