@@ -1,8 +1,8 @@
 // Package netlab builds small labs of Linux network namespaces for portsense's
 // tests: target hosts joined to the test by veth pairs, TCP and UDP services
-// inside them, nftables filters (drop, ICMP reject, TCP reset), tc netem loss
-// and delay, AnyIP routes for many live addresses and blackhole routes for dark
-// space.
+// inside them, nftables filters (drop, ICMP reject, TCP reset), packet loss
+// (nftables) and delay (tc netem), AnyIP routes for many live addresses and
+// blackhole routes for dark space.
 //
 // # Safety
 //
@@ -44,6 +44,21 @@
 // and ::1, the host .2 and ::2. Prefixes in 198.19.0.0/16, 198.18.251.0 to
 // 198.18.255.255 and 2001:db8:f000::/36 never collide with link subnets and
 // are the natural choice for AnyIP and Blackhole.
+//
+// # Kernel behaviour worth knowing
+//
+// The link has no delay unless asked for, so a probe's whole round trip can
+// run inside the sending system call. For TCP connect(2) to a port rejected
+// with ICMP this means the first ICMP error reaches the socket while connect
+// still holds it, and Linux drops it (counter TcpExtLockDroppedIcmps); the
+// error is reported for the retransmitted SYN about a second later. Raw
+// sockets and packet captures see the first error. Give connect-based probes
+// of [Host.RejectICMP] ports a timeout above a second.
+//
+// Delay and jitter need the netem qdisc (CONFIG_NET_SCH_NETEM); where the
+// kernel lacks it, [Lab.AddHost] skips the test even under
+// PORTSENSE_LAB_REQUIRED=1. Loss uses an nftables netdev egress rule and
+// works wherever nftables does.
 //
 // # Clean-up
 //

@@ -194,6 +194,8 @@ func (h *Host) Drop(t testing.TB, proto target.Protocol, ports ...uint16) {
 
 // RejectICMP answers the given ports of proto (target.TCP or target.UDP) with
 // ICMP "administratively prohibited" (type 3 code 13; ICMPv6 type 1 code 1).
+// A TCP connect(2) may see the error only after its first SYN retransmission;
+// see the package doc.
 func (h *Host) RejectICMP(t testing.TB, proto target.Protocol, ports ...uint16) {
 	t.Helper()
 	h.nft(t, h.match(t, proto, ports)+" reject with icmpx type admin-prohibited")
@@ -301,7 +303,8 @@ func (h *Host) AnyIP(t testing.TB, p netip.Prefix) {
 }
 
 // Blackhole makes p dark: routed from the scanner namespace to the host,
-// which discards it without any ICMP error. p must lie in the lab space.
+// which discards it without any ICMP error (a blackhole route, and the host
+// does not forward). p must lie in the lab space.
 func (h *Host) Blackhole(t testing.TB, p netip.Prefix) {
 	t.Helper()
 	h.routeTo(t, p, "blackhole "+p.Masked().String())
@@ -325,8 +328,9 @@ func (h *Host) routeTo(t testing.TB, p netip.Prefix, hostRoute string) {
 	}
 }
 
-// Run runs a command inside the host's namespace and returns its combined
-// output; a failure fails t, quoting the output.
+// Run runs a command inside the host's namespace (ip netns exec, so it also
+// sees the namespace's own /sys) and returns its combined output; a failure
+// fails t, quoting the output.
 func (h *Host) Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("ip", append([]string{"netns", "exec", h.Name, name}, args...)...).CombinedOutput()

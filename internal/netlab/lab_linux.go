@@ -300,7 +300,7 @@ func (l *Lab) addHost(cfg HostConfig) (*Host, error) {
 }
 
 // errNoNetem reports a kernel without the netem qdisc (CONFIG_NET_SCH_NETEM).
-var errNoNetem = errors.New("kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): delay and jitter unavailable")
+var errNoNetem = errors.New("delay and jitter need tc and the kernel's netem qdisc (CONFIG_NET_SCH_NETEM)")
 
 // addLoss drops a fraction of the IP packets the host sends (and with both,
 // of those the scanner sends on this link) with an nftables netdev egress
@@ -337,6 +337,9 @@ func (h *Host) addDelay(delay, jitter time.Duration, both bool) error {
 	if jitter > 0 {
 		args = append(args, fmt.Sprintf("%dus", jitter.Microseconds()))
 	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		return fmt.Errorf("%w: tc not installed", errNoNetem)
+	}
 	for _, dev := range []string{h.impl.hostIf, h.Ifname} {
 		cmd := []string{"qdisc", "add", "dev", dev, "root", "netem"}
 		if dev == h.impl.hostIf {
@@ -346,7 +349,7 @@ func (h *Host) addDelay(delay, jitter time.Duration, both bool) error {
 		}
 		if err := run(nil, "tc", append(cmd, args...)...); err != nil {
 			if strings.Contains(err.Error(), "qdisc kind is unknown") {
-				return errNoNetem
+				return fmt.Errorf("%w: kernel has no netem", errNoNetem)
 			}
 			return err
 		}

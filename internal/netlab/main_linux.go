@@ -168,7 +168,7 @@ func available() (ok bool, why string, misuse bool) {
 		return false, "running as root outside netlab.Main's network namespace; " +
 			"add func TestMain(m *testing.M) { netlab.Main(m) } to this package's tests", true
 	}
-	for _, tool := range []string{"ip", "nft", "tc"} {
+	for _, tool := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return false, tool + " not installed", false
 		}
