@@ -108,6 +108,9 @@ func (c *collector) addHost(h Host) error {
 			return nil
 		}
 	}
+	if !a.hasHost {
+		h.Warnings = slices.Clone(h.Warnings) // later merges append to it
+	}
 	a.host, a.hasHost = h, true
 	return nil
 }

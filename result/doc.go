@@ -18,11 +18,13 @@
 //   - [TableWriter]: a human-readable report like nmap's normal output.
 //   - [Multi]: several writers at once.
 //
-// XML, greppable and table output buffer the run and write it sorted on
-// Close; they summarise the ports of a host that share a state other than
-// open when there are more than [ExtraPortsThreshold] of them. When a port
-// has no service information they name it from the port table
-// (target.ServiceName).
+// XML, greppable and table output buffer the run (about 32 bytes a port)
+// and write it sorted on Close. They summarise the ports of a host that
+// share a state other than open when there are more than
+// [ExtraPortsThreshold] of them, and name a port without service
+// information from the port table (target.ServiceName). They keep the
+// [Service] a Result points to until Close: do not change it after
+// writing. Every writer is safe for concurrent use.
 //
 // # JSON schema
 //

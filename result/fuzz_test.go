@@ -3,6 +3,7 @@ package result
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"testing"
 )
@@ -86,6 +87,45 @@ func FuzzJSONLReader(f *testing.F) {
 		}
 		if n != good {
 			t.Fatalf("reader decoded %d records, line by line %d", n, good)
+		}
+	})
+}
+
+// FuzzXMLWriter writes whatever decodes from a JSON Lines stream as nmap
+// XML, greppable and table output, and checks that the XML stays
+// well-formed (encoding/xml rejects characters XML forbids) and that the
+// text outputs keep one record per line.
+func FuzzXMLWriter(f *testing.F) {
+	f.Add([]byte(`{"type":"port","addr":"198.18.0.2","port":22,"proto":"tcp","state":"open","service":{"name":"a\u0000<b>\"--","method":"probed","conf":99,"cpe":["\ud800"]}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var xbuf, gbuf, tbuf bytes.Buffer
+		w := Multi(NewXMLWriter(&xbuf, RunInfo{Args: string(in)}), NewGrepWriter(&gbuf, RunInfo{}), NewTableWriter(&tbuf))
+		hosts := map[string]bool{}
+		for rec, err := range NewJSONLReader(bytes.NewReader(in)).All() {
+			switch {
+			case err != nil:
+			case rec.Host != nil:
+				w.WriteHost(*rec.Host)
+				hosts[rec.Host.Addr.String()] = true
+			default:
+				w.WriteResult(*rec.Result)
+				hosts[rec.Result.Target.Addr().String()] = true
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var run nmapRun
+		if err := xml.Unmarshal(xbuf.Bytes(), &run); err != nil {
+			t.Fatalf("XML does not parse: %v\n%s", err, xbuf.Bytes())
+		}
+		if len(run.Hosts) != len(hosts) {
+			t.Fatalf("%d hosts in XML, %d written", len(run.Hosts), len(hosts))
+		}
+		for line := range bytes.SplitSeq(gbuf.Bytes(), []byte("\n")) {
+			if len(line) > 0 && !bytes.HasPrefix(line, []byte("# ")) && !bytes.HasPrefix(line, []byte("Host: ")) {
+				t.Fatalf("greppable line %q", line)
+			}
 		}
 	})
 }

@@ -21,6 +21,7 @@ type DecodeError struct {
 	Err   error  // what was wrong
 }
 
+// Error formats e as "result: line N: what".
 func (e *DecodeError) Error() string {
 	if e.Line > 0 {
 		return "result: line " + strconv.Itoa(e.Line) + ": " + e.Err.Error()

@@ -122,3 +122,20 @@ func TestCountPorts(t *testing.T) {
 		t.Error("appendRanges")
 	}
 }
+
+func TestTextWritersReportWriteErrors(t *testing.T) {
+	for name, w := range map[string]Writer{
+		"grep":  NewGrepWriter(&failWriter{}, RunInfo{}),
+		"table": NewTableWriter(&failWriter{}),
+	} {
+		if err := w.WriteHost(host("198.18.0.2", HostUp, EchoReply)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err == nil {
+			t.Errorf("%s: Close hid the write error", name)
+		}
+		if err := w.WriteHost(host("198.18.0.2", HostUp, EchoReply)); err != ErrClosed {
+			t.Errorf("%s: write after Close: %v", name, err)
+		}
+	}
+}
