@@ -2,7 +2,9 @@ package netlab
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckLabPrefix(t *testing.T) {
@@ -100,4 +102,15 @@ func TestAllocSubnet(t *testing.T) {
 		t.Errorf("re-allocating freed subnet %d: %d, %v", n, m, err)
 	}
 	freeSubnet(n)
+}
+
+func TestNetemArgs(t *testing.T) {
+	got := strings.Join(netemArgs(50*time.Millisecond, 1500*time.Microsecond), " ")
+	if want := "limit 100000 delay 50000us 1500us"; got != want {
+		t.Errorf("netemArgs = %q, want %q", got, want)
+	}
+	got = strings.Join(netemArgs(0, time.Millisecond), " ")
+	if want := "limit 100000 delay 0us 1000us"; got != want {
+		t.Errorf("netemArgs = %q, want %q", got, want)
+	}
 }

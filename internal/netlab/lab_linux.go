@@ -333,10 +333,7 @@ func (h *Host) addLoss(loss float64, both bool) error {
 // addDelay adds netem delay and jitter on the host's side of the link (and
 // the scanner's with both). Without netem in the kernel the test is skipped.
 func (h *Host) addDelay(delay, jitter time.Duration, both bool) error {
-	args := []string{"limit", strconv.Itoa(netemLimit), "delay", fmt.Sprintf("%dus", delay.Microseconds())}
-	if jitter > 0 {
-		args = append(args, fmt.Sprintf("%dus", jitter.Microseconds()))
-	}
+	args := netemArgs(delay, jitter)
 	if _, err := exec.LookPath("tc"); err != nil {
 		return fmt.Errorf("%w: tc not installed", errNoNetem)
 	}
@@ -355,6 +352,15 @@ func (h *Host) addDelay(delay, jitter time.Duration, both bool) error {
 		}
 	}
 	return nil
+}
+
+// netemArgs renders delay and jitter as tc netem arguments.
+func netemArgs(delay, jitter time.Duration) []string {
+	args := []string{"limit", strconv.Itoa(netemLimit), "delay", fmt.Sprintf("%dus", delay.Microseconds())}
+	if jitter > 0 {
+		args = append(args, fmt.Sprintf("%dus", jitter.Microseconds()))
+	}
+	return args
 }
 
 // netemLimit is the netem queue length in packets, far above the default
