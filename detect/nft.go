@@ -1,0 +1,51 @@
+package detect
+
+import "time"
+
+// NFTConfig configures NewNFTBlocker. A nil *NFTConfig means defaults.
+type NFTConfig struct {
+	// Table names the inet table the blocker owns; it is created fresh
+	// (replacing a stale one of the same name) and deleted by Close.
+	// Default "portsense".
+	Table string
+	// Priority of the input-hook chain; lower runs earlier. Default -10,
+	// ahead of ordinary filter chains (priority 0).
+	Priority int32
+	// TTL is the default block time (Block with ttl 0, and Respond).
+	// Default 10 minutes.
+	TTL time.Duration
+	// Capacity is the size of each address set (IPv4 and IPv6). Default
+	// 65,536. When a set is full the kernel refuses new elements and Block
+	// returns the error.
+	Capacity int
+	// Allow lists prefixes that are never blocked.
+	Allow Allowlist
+}
+
+func (c *NFTConfig) withDefaults() NFTConfig {
+	var d NFTConfig
+	if c != nil {
+		d = *c
+	}
+	if d.Table == "" {
+		d.Table = "portsense"
+	}
+	if d.Priority == 0 {
+		d.Priority = -10
+	}
+	if d.TTL <= 0 {
+		d.TTL = 10 * time.Minute
+	}
+	if d.Capacity <= 0 {
+		d.Capacity = 1 << 16
+	}
+	d.Allow = append(Allowlist(nil), d.Allow...)
+	return d
+}
+
+// Names of the objects inside the blocker's table.
+const (
+	nftChain = "input"
+	nftSet4  = "block4"
+	nftSet6  = "block6"
+)
