@@ -1,0 +1,53 @@
+// Package detect recognises port scans in network traffic and responds to
+// them. It is built as three stages joined by a Pipeline:
+//
+//	sense  ──observations──▶  analyse  ──events──▶  respond
+//	Source                     Analyzer               Responder…
+//
+// # Sense
+//
+// A Source yields Observations: one packet each, reduced to what scan
+// detection needs (addresses, ports, protocol, TCP flags, TTL, ICMP type and
+// code, and the header an ICMP error quotes). The Decoder fills an
+// Observation in place from Ethernet, raw IP or Linux cooked captures without
+// allocating, walking IPv6 extension headers; only first fragments are
+// observed. Sources:
+//
+//   - PcapSource reads pcap and pcapng files (OpenPcap, NewPcapSource), the
+//     format told by its magic number;
+//   - AFPacketSource captures live on Linux through an AF_PACKET TPACKET_V3
+//     ring, with a BPF filter (DefaultFilter) so the kernel passes only IP
+//     TCP, UDP and ICMP headers; elsewhere it returns errors.ErrUnsupported;
+//   - SliceSource replays observations already decoded, for tests.
+//
+// Packets that do not decode are reported as errors wrapping ErrMalformed or
+// ErrNotObserved, which the pipeline counts; every other source error ends
+// the pipeline and is returned, never dropped.
+//
+// # Analyse
+//
+// An Analyzer turns observations into Events (KindScan, KindDistributed,
+// KindDecoy) with shape, scan type and the evidence behind them. The
+// analysers keep their clock in packet time: the pipeline calls Advance as
+// packet time moves, and from a wall-clock ticker for live capture.
+// NewDefaultAnalyzer combines connection-outcome tracking, Threshold Random
+// Walk, slow-scan scores and campaign linking over bounded memory.
+//
+// # Respond
+//
+// Responders receive every event in order: Callback wraps a function;
+// AlertLogger logs through log/slog under a rate limit; Blocklist is an
+// expiring in-memory blocklist with an allowlist and a capacity; NFTBlocker
+// (Linux) drops blocked sources in the kernel through an nftables table of
+// its own, managed over netlink. Blocking responders block the source of a
+// scan and every member of a distributed campaign, never the probable decoys
+// of a decoy scan, and never an address in their Allowlist.
+//
+// # Pipeline
+//
+// NewPipeline(src, analyzer, WithResponder(...)) wires the stages with
+// bounded channels; Run blocks until the source ends or the context is
+// cancelled, Events exposes the event stream instead. File sources are read
+// only as fast as analysis goes; live sources, which cannot wait, drop what
+// does not fit and count it (Stats.Drops, Stats.KernelDrops).
+package detect
