@@ -78,11 +78,11 @@ func connectTry(ctx context.Context, src netip.Addr, dst netip.AddrPort, deadlin
 	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Now()) })
 	defer stop()
 	var soErr error
-	calls := 0
 	werr := rc.Write(func(fd uintptr) bool {
-		calls++
-		if calls == 1 {
-			return false // first call comes before any wait: let the poller wait for writability
+		// The poller may call back on spurious wake-ups: only a socket
+		// that polls writable (or in error) has finished connecting.
+		if !connectDone(int(fd)) {
+			return false
 		}
 		n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil {
@@ -93,9 +93,23 @@ func connectTry(ctx context.Context, src netip.Addr, dst netip.AddrPort, deadlin
 		return true
 	})
 	if werr != nil {
-		return 0, 0, netip.Addr{}, false, false // timed out or cancelled: silence
+		if ctx.Err() != nil || !connectDone(fd) {
+			return 0, 0, netip.Addr{}, false, false // timed out or cancelled: silence
+		}
+		// The answer came in time but this goroutine ran late (a loaded
+		// machine): the kernel has the verdict, so use it.
+		n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			soErr = err
+		case n != 0:
+			soErr = unix.Errno(n)
+		}
 	}
 	if soErr == nil {
+		if _, err := unix.Getpeername(fd); err != nil {
+			return 0, 0, netip.Addr{}, false, false // not connected after all
+		}
 		return result.Open, result.SynAck, netip.Addr{}, false, true
 	}
 	return classifyConnErr(fd, soErr)
@@ -195,4 +209,12 @@ func fdBudget() int {
 		return 64
 	}
 	return int(min(rl.Cur*3/4, 8192))
+}
+
+// connectDone reports, without waiting, whether a connect in progress has
+// finished one way or the other.
+func connectDone(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0 && pfd[0].Revents != 0
 }

@@ -22,8 +22,11 @@ type entry struct {
 	pos    uint64 // position in the shard, for the resume watermark
 	try    int
 	sentAt time.Time
-	gen    uint32 // bumped on every send, expiry and finish; stale queue items are skipped
-	sess   *session
+	// sent keeps the send time of the last few tries, so that a reply that
+	// names its try gives an exact RTT sample even after a retransmission.
+	sent [4]time.Time
+	gen  uint32 // bumped on every send, expiry and finish; stale queue items are skipped
+	sess *session
 	// waiting is true while the entry sits in the retransmission queue,
 	// that is, while it has no probe in the network.
 	waiting bool
@@ -64,6 +67,8 @@ type engine struct {
 	maxWindow  int
 	maxSuccess int // highest try number that was ever answered
 	lastDrop   time.Time
+	lossShort  float64 // recent fraction of replies that answered a retransmission
+	lossLong   float64 // the same over a long horizon: the link's usual loss
 	limiter    *rate.Limiter
 
 	hostFirst map[netip.Addr]time.Time // only with a host timeout
@@ -325,6 +330,7 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 	ent.sess = s
 	ent.gen++
 	ent.sentAt = t
+	ent.sent[ent.try%len(ent.sent)] = t
 	e.outstanding++
 	e.timeouts.push(queued{ent, ent.gen})
 	e.st.Sent++
@@ -421,21 +427,32 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	if try < 0 && ent.try == 0 {
 		try = 0
 	}
+	// A reply that names its try is an unambiguous RTT sample, even one
+	// that comes after a retransmission: such late replies are exactly
+	// the samples that teach the estimator its timeout is too short.
+	// A reply without a try after retransmissions is ambiguous (Karn).
 	var rtt time.Duration
-	if try == ent.try {
-		rtt = t.Sub(ent.sentAt)
+	if try >= 0 && try <= ent.try && ent.try-try < len(ent.sent) {
+		rtt = t.Sub(ent.sent[try%len(ent.sent)])
 		e.rtt.sample(rtt)
 	}
-	if try > 0 {
+	lost := 0.0
+	if try > 0 && try == ent.try {
 		e.maxSuccess = max(e.maxSuccess, try)
-		// A reply to a retransmission proves an earlier try was lost. React
-		// once per round trip, as TCP does, not once per lost probe.
-		if ent.sentAt.After(e.lastDrop) {
-			e.cwnd.onDrop()
-			e.lastDrop = t
-		}
-	} else {
+		lost = 1
+	}
+	// A reply to a retransmission proves an earlier try was lost. Loss that
+	// stays at its usual level is the link's (netem, radio), and shrinking
+	// the window would not cure it; loss that rises above it is congestion.
+	// React to that once per round trip, as TCP does.
+	e.lossShort += (lost - e.lossShort) / 64
+	e.lossLong += (lost - e.lossLong) / 1024
+	switch {
+	case lost == 0:
 		e.cwnd.onReply()
+	case e.lossShort > 2*e.lossLong+0.1 && ent.sentAt.After(e.lastDrop):
+		e.cwnd.onDrop()
+		e.lastDrop = t
 	}
 	if !ent.waiting {
 		e.outstanding--

@@ -18,7 +18,7 @@ import (
 type fakeNet struct {
 	proto  target.Protocol
 	state  func(t target.Target) result.State // Filtered = silent
-	loss   float64                             // per probe
+	loss   float64                            // per probe
 	delay  time.Duration
 	jitter time.Duration
 	seed   uint64

@@ -128,6 +128,7 @@ func TestScanCancelClosesPromptly(t *testing.T) {
 	s, err := New(net, WithTiming(T4))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	sc, err := s.Start(ctx, sp)
 	require.NoError(t, err)
 	n := 0
@@ -201,6 +202,7 @@ func TestShardsPartitionAndResume(t *testing.T) {
 		WithRTTTimeouts(0, 5*time.Millisecond, 0))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	sc, err := s.Start(ctx, sp)
 	require.NoError(t, err)
 	first := map[target.Target]result.Result{}

@@ -124,10 +124,9 @@ type congestion struct {
 }
 
 func newCongestion(initial, lo, hi int) congestion {
-	c := congestion{cwnd: float64(initial), ssthresh: 75, min: float64(lo), max: float64(hi)}
-	if c.ssthresh > c.max {
-		c.ssthresh = c.max
-	}
+	// Slow start runs until the first sign of congestion, as in TCP; nmap
+	// stops it at 75 and then grows one probe per round trip.
+	c := congestion{cwnd: float64(initial), ssthresh: float64(hi), min: float64(lo), max: float64(hi)}
 	c.cwnd = min(max(c.cwnd, c.min), c.max)
 	return c
 }
