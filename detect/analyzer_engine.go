@@ -64,13 +64,15 @@ type engine struct {
 	hash     keyHasher
 	table    *srcTable[srcState]
 	cm       *countMin
+	okCM     *countMin // completed contacts of untracked sources
 	tcfg     SourceTableConfig
 	aging    int64
 	halvedAt int64
 	now      int64
 	cooldown int64
 
-	trw  *trwParams
+	trw      *trwParams
+	verified *bloom // sources that completed a TCP handshake
 	slow *slowParams
 	thr  *thrParams
 	camp *campaigns
@@ -85,6 +87,7 @@ func newEngine(name string, oc *OutcomeConfig, tc *SourceTableConfig, cooldown t
 		tracker:  NewOutcomeTracker(oc),
 		hash:     newKeyHasher(),
 		cm:       newCountMin(t.SketchWidth),
+		okCM:     newCountMin(t.SketchWidth),
 		tcfg:     t,
 		aging:    int64(t.SketchAging),
 		cooldown: int64(cooldown),
@@ -137,7 +140,16 @@ func (e *engine) tick(now int64) {
 		e.halvedAt = now
 	} else if now-e.halvedAt >= e.aging {
 		e.cm.halve()
+		e.okCM.halve()
 		e.halvedAt = now
+	}
+}
+
+// setTRW switches TRW on.
+func (e *engine) setTRW(p *trwParams) {
+	e.trw = p
+	if p.ports != nil {
+		e.verified = newBloom(20)
 	}
 }
 
@@ -149,10 +161,13 @@ func (e *engine) drain() {
 }
 
 func (e *engine) memoryBytes() int {
-	n := e.tracker.MemoryBytes() + e.cm.bytes() +
+	n := e.tracker.MemoryBytes() + e.cm.bytes() + e.okCM.bytes() + e.trw.memoryBytes() +
 		e.table.cap()*int(unsafe.Sizeof(tableSlot[srcState]{}))
 	if e.camp != nil {
 		n += e.camp.memoryBytes()
+	}
+	if e.verified != nil {
+		n += e.verified.bytes()
 	}
 	return n
 }
@@ -169,8 +184,24 @@ func (e *engine) contact(c *Contact) {
 	failed := c.Outcome.Failed()
 	h := e.hash.addr(c.Src)
 	s := e.table.get(h, c.Src)
+	if e.verified != nil {
+		// Only sources that completed a handshake somewhere (spoofed
+		// ones cannot) and are not under suspicion teach the port profile.
+		vh := mix64(h ^ 0x7665726966696564)
+		if c.FollowUp == FollowACK {
+			e.verified.testAndAdd(vh)
+		}
+		if s == nil && e.verified.contains(vh) {
+			e.trw.ports.add(c)
+		}
+	}
 	if s == nil {
 		if !failed {
+			// Remember successes a real client completed (a handshake or
+			// a UDP answer), so that admission does not forget them.
+			if c.FollowUp == FollowACK || c.Proto == 17 {
+				e.okCM.add(h)
+			}
 			return
 		}
 		est := e.cm.add(h)
@@ -185,6 +216,9 @@ func (e *engine) contact(c *Contact) {
 		// Credit the failures that earned admission, but never more than
 		// the admission bar: a sketch collision must not make evidence.
 		prior := min(est-1, e.tcfg.AdmitFailures-1)
+		for range min(e.okCM.estimate(h), 16) {
+			e.account(s, c, false, true)
+		}
 		for range prior {
 			e.account(s, c, true, true)
 		}
@@ -209,7 +243,9 @@ func (e *engine) account(s *srcState, c *Contact, failed, synthetic bool) {
 	}
 	at := c.End.UnixNano()
 	if e.trw != nil {
-		e.trw.update(&s.trw, c.NewHost || synthetic, failed)
+		// Synthetic (pre-admission) outcomes are charged at the port of
+		// the admitting contact: most sources stick to few ports early.
+		e.trw.update(&s.trw, c.NewHost || synthetic, failed, e.trw.theta0For(c))
 	}
 	if failed && e.slow != nil {
 		e.slow.update(&s.slow, at)

@@ -41,7 +41,7 @@ func NewDefaultAnalyzer(cfg *DefaultConfig) Analyzer {
 		d = *cfg
 	}
 	e := newEngine("default", d.Outcome, d.Table, d.Cooldown)
-	e.trw = d.TRW.params()
+	e.setTRW(d.TRW.params())
 	if !d.NoSlow {
 		e.slow = d.Slow.params()
 	}

@@ -14,12 +14,37 @@ const (
 	hllM = 1 << hllP
 )
 
+// hllExact is how many distinct keys an hll counts exactly (by 32-bit
+// fingerprint) before relying on its registers: the small counts that
+// decide shapes must not depend on the hash seed.
+const hllExact = 8
+
 // hll is a small HyperLogLog distinct counter over pre-hashed keys.
-type hll struct{ reg [hllM]uint8 }
+type hll struct {
+	reg   [hllM]uint8
+	small [hllExact]uint32
+	ns    uint8
+}
 
 // add inserts a 64-bit (well-mixed) hash.
 func (s *hll) add(h uint64) {
 	h = mix64(h)
+	if s.ns <= hllExact {
+		fp := uint32(h>>32) | 1
+		found := false
+		for i := 0; i < int(min(s.ns, hllExact)); i++ {
+			if s.small[i] == fp {
+				found = true
+				break
+			}
+		}
+		if !found {
+			if s.ns < hllExact {
+				s.small[s.ns] = fp
+			}
+			s.ns++ // ns == hllExact+1: overflowed, use the registers
+		}
+	}
 	idx := h >> (64 - hllP)
 	rest := h<<hllP | 1<<(hllP-1) // guard bit bounds the rank
 	r := uint8(bits.LeadingZeros64(rest)) + 1
@@ -30,6 +55,9 @@ func (s *hll) add(h uint64) {
 
 // estimate returns the approximate number of distinct hashes added.
 func (s *hll) estimate() int {
+	if s.ns <= hllExact {
+		return int(s.ns)
+	}
 	var sum float64
 	zeros := 0
 	for _, r := range s.reg {
@@ -43,7 +71,7 @@ func (s *hll) estimate() int {
 	if e <= 2.5*m && zeros > 0 {
 		e = m * math.Log(m/float64(zeros))
 	}
-	return int(e + 0.5)
+	return max(int(e+0.5), hllExact+1)
 }
 
 // countMin is a count-min sketch with conservative update and saturating

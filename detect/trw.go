@@ -3,6 +3,7 @@ package detect
 import (
 	"math"
 	"time"
+	"unsafe"
 )
 
 // TRWConfig configures Threshold Random Walk detection (Jung, Paxson,
@@ -23,6 +24,15 @@ type TRWConfig struct {
 	// have before it can be reported, however steep its walk; it keeps
 	// a handful of dead peers from condemning a client. Default 4.
 	MinFailures int
+	// FixedTheta0 turns off per-port learning of θ0. By default the
+	// benign success rate of each destination port is learnt from the
+	// first contacts of sources that are not tracked (the benign mass),
+	// and used instead of Theta0 when lower, but never below MinTheta0:
+	// ports where ordinary clients often fail (P2P) then need more
+	// failures, while probes of ports nobody uses keep the fast default.
+	FixedTheta0 bool
+	// MinTheta0 is the floor of a learnt θ0. Default 0.5.
+	MinTheta0 float64
 	// Cooldown is the minimum packet time between two KindScan events
 	// for one source. Default 10 min.
 	Cooldown time.Duration
@@ -33,6 +43,24 @@ type TRWConfig struct {
 }
 
 func (c *TRWConfig) params() *trwParams {
+	p := c.walk()
+	p.learn, p.minTheta0 = true, 0.5
+	if c != nil {
+		p.learn = !c.FixedTheta0
+		if c.MinTheta0 > 0 && c.MinTheta0 < p.theta0 {
+			p.minTheta0 = c.MinTheta0
+		}
+	}
+	if p.minTheta0 > p.theta0 {
+		p.minTheta0 = p.theta0
+	}
+	if p.learn {
+		p.ports = &portProfile{}
+	}
+	return p
+}
+
+func (c *TRWConfig) walk() *trwParams {
 	t0, t1, a, b, mf := 0.8, 0.2, 0.01, 0.99, 4
 	if c != nil {
 		if c.Theta0 > 0 && c.Theta0 < 1 {
@@ -55,6 +83,8 @@ func (c *TRWConfig) params() *trwParams {
 		t0, t1 = 0.8, 0.2
 	}
 	return &trwParams{
+		theta0:  t0,
+		theta1:  t1,
 		succ:    math.Log(t1 / t0),
 		fail:    math.Log((1 - t1) / (1 - t0)),
 		upper:   math.Log(b / a),             // η1 = β/α
@@ -65,9 +95,65 @@ func (c *TRWConfig) params() *trwParams {
 
 // trwParams holds the walk in log space.
 type trwParams struct {
-	succ, fail   float64 // log-likelihood steps
-	upper, lower float64 // ln η1, ln η0
-	minFail      uint32
+	theta0, theta1 float64
+	succ, fail     float64 // log-likelihood steps at theta0
+	upper, lower   float64 // ln η1, ln η0
+	minFail        uint32
+	learn          bool
+	minTheta0      float64
+	ports          *portProfile
+}
+
+// portProfile counts first-contact outcomes per destination port of
+// untracked sources, with halving to follow change.
+type portProfile struct {
+	succ, fail [2][65536]uint16 // [0] TCP, [1] UDP
+}
+
+func (p *trwParams) memoryBytes() int {
+	if p == nil || p.ports == nil {
+		return 0
+	}
+	return int(unsafe.Sizeof(*p.ports))
+}
+
+func protoIndex(c *Contact) int {
+	switch c.Proto {
+	case 6:
+		return 0
+	case 17:
+		return 1
+	}
+	return -1
+}
+
+func (pp *portProfile) add(c *Contact) {
+	i := protoIndex(c)
+	if i < 0 {
+		return
+	}
+	s, f := &pp.succ[i][c.DstPort], &pp.fail[i][c.DstPort]
+	if c.Outcome.Failed() {
+		*f++
+	} else {
+		*s++
+	}
+	if *s+*f >= 4096 {
+		*s, *f = *s/2, *f/2
+	}
+}
+
+// theta0 estimates Pr[success | benign] for c's port, shrunk towards the
+// configured θ0 with 20 pseudo-contacts and clamped to [minTheta0, θ0].
+func (p *trwParams) theta0For(c *Contact) float64 {
+	i := protoIndex(c)
+	if p.ports == nil || i < 0 {
+		return p.theta0
+	}
+	s, f := float64(p.ports.succ[i][c.DstPort]), float64(p.ports.fail[i][c.DstPort])
+	const k = 20
+	t := (s + k*p.theta0) / (s + f + k)
+	return min(max(t, p.minTheta0), p.theta0)
 }
 
 // trwState holds two walks: one over first contacts to hosts (classic
@@ -75,10 +161,15 @@ type trwParams struct {
 // scan of one host moves a walk too.
 type trwState struct{ host, port float64 }
 
-func (p *trwParams) step(x *float64, failed bool) {
-	if failed {
+func (p *trwParams) step(x *float64, failed bool, t0 float64) {
+	switch {
+	case t0 != p.theta0 && failed:
+		*x += math.Log((1 - p.theta1) / (1 - t0))
+	case t0 != p.theta0:
+		*x += math.Log(p.theta1 / t0)
+	case failed:
 		*x += p.fail
-	} else {
+	default:
 		*x += p.succ
 	}
 	if *x <= p.lower {
@@ -86,11 +177,11 @@ func (p *trwParams) step(x *float64, failed bool) {
 	}
 }
 
-func (p *trwParams) update(s *trwState, newHost, failed bool) {
+func (p *trwParams) update(s *trwState, newHost, failed bool, t0 float64) {
 	if newHost {
-		p.step(&s.host, failed)
+		p.step(&s.host, failed, t0)
 	}
-	p.step(&s.port, failed)
+	p.step(&s.port, failed, t0)
 }
 
 // fire reports whether either walk crossed η1; the score is the larger
@@ -122,7 +213,7 @@ func NewTRW(cfg *TRWConfig) *TRW {
 		oc, tc, cd = cfg.Outcome, cfg.Table, cfg.Cooldown
 	}
 	e := newEngine("trw", oc, tc, cd)
-	e.trw = cfg.params()
+	e.setTRW(cfg.params())
 	return &TRW{e: e}
 }
 
