@@ -366,25 +366,25 @@ func TestSYNHorizontal(t *testing.T) {
 	t.Logf("stats %+v", s.Stats())
 }
 
-func TestSYNVerticalAllPorts(t *testing.T) {
-	lab := netlab.New(t)
-	h := lab.AddHost(netlab.HostConfig{})
+// vertical probes every port of h over IPv4 and IPv6 and checks each
+// verdict against the lab's definition: open, closed, dropped, rejected.
+func vertical(t *testing.T, h *netlab.Host, tries int, quiet time.Duration) {
 	unlimitICMP(t, h)
 	open := []uint16{22, 80, 443, 8080, 65535}
 	h.ListenTCP(t, open...)
 	h.DropRange(t, target.TCP, 10000, 10999)
 	h.RejectICMPRange(t, target.TCP, 20000, 20999)
+	isOpen := map[uint16]bool{}
+	for _, p := range open {
+		isOpen[p] = true
+	}
 	s, col := openSYN(t, nil)
 	for _, a := range []netip.Addr{h.Addr4, h.Addr6} {
 		var targets []target.Target
 		for p := 1; p <= 65535; p++ {
 			targets = append(targets, tcp(a, uint16(p)))
 		}
-		scan(t, s, col, targets, 3, 300*time.Millisecond)
-		isOpen := map[uint16]bool{}
-		for _, p := range open {
-			isOpen[p] = true
-		}
+		scan(t, s, col, targets, tries, quiet)
 		bad := 0
 		for _, tg := range targets {
 			p := tg.Port.Num
@@ -411,6 +411,27 @@ func TestSYNVerticalAllPorts(t *testing.T) {
 		}
 	}
 	t.Logf("stats %+v", s.Stats())
+}
+
+func TestSYNVerticalAllPorts(t *testing.T) {
+	lab := netlab.New(t)
+	vertical(t, lab.AddHost(netlab.HostConfig{}), 3, 300*time.Millisecond)
+}
+
+// TestSYNVerticalLossy is the same scan through 5 % loss of the host's
+// replies: retries (played here by scan) must recover every verdict.
+func TestSYNVerticalLossy(t *testing.T) {
+	lab := netlab.New(t)
+	vertical(t, lab.AddHost(netlab.HostConfig{Loss: 0.05}), 8, 300*time.Millisecond)
+}
+
+// TestSYNVerticalJitter adds 50±50 ms of delay (netem; skipped without it).
+func TestSYNVerticalJitter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: 2 x 65535 ports through netem")
+	}
+	lab := netlab.New(t)
+	vertical(t, lab.AddHost(netlab.HostConfig{Loss: 0.05, Delay: 50 * time.Millisecond, Jitter: 50 * time.Millisecond}), 8, 400*time.Millisecond)
 }
 
 func TestSYNNoCapability(t *testing.T) {
