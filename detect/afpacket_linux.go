@@ -33,6 +33,7 @@ type AFPacketSource struct {
 	pkt      int    // offset of the next packet in the current block
 	left     uint32 // packets left in the current block
 	dec      Decoder
+	fds      [1]unix.PollFd
 	held     bool // the current block belongs to user space
 	loopback bool // drop PACKET_OUTGOING duplicates
 	closed   bool
@@ -210,9 +211,9 @@ func (s *AFPacketSource) ReadObservation(o *Observation) error {
 // poll waits for the current block to be handed to user space. It
 // returns ErrNoPacket on timeout.
 func (s *AFPacketSource) poll() error {
-	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN | unix.POLLERR}}
+	s.fds[0] = unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN | unix.POLLERR}
 	for {
-		n, err := unix.Poll(fds, int(s.cfg.PollTimeout.Milliseconds()))
+		n, err := unix.Poll(s.fds[:], int(s.cfg.PollTimeout.Milliseconds()))
 		if err == unix.EINTR {
 			continue
 		}

@@ -6,18 +6,16 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/portsense/portsense/internal/netlab"
 	"github.com/portsense/portsense/target"
 )
 
 func openCapture(t *testing.T, ifname string) *AFPacketSource {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("live capture needs root (CAP_NET_RAW)")
-	}
+	netlab.New(t) // skips (or fails under PORTSENSE_LAB_REQUIRED=1) unless root in the lab namespace
 	s, err := NewAFPacketSource(ifname, &AFPacketConfig{PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -100,5 +98,14 @@ func TestAFPacketClosed(t *testing.T) {
 	}
 	if _, err := NewAFPacketSource("no-such-if0", nil); err == nil {
 		t.Fatal("unknown interface accepted")
+	}
+}
+
+// Reading from the ring, including idle polls, does not allocate.
+func TestAFPacketAllocs(t *testing.T) {
+	s := openCapture(t, "lo")
+	var o Observation
+	if n := testing.AllocsPerRun(5, func() { s.ReadObservation(&o) }); n != 0 {
+		t.Errorf("%v allocs per read, want 0", n)
 	}
 }
