@@ -87,12 +87,14 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	ss := &SYNSession{
 		cfg:     cfg,
 		hash:    cookie.New(key),
-		routes:  route.NewCache(cc),
+		pending: map[route.NextHop][]pendingProbe{},
 		tx:      tx,
 		rx:      rx,
 		deliver: deliver,
 		done:    make(chan struct{}),
 	}
+	cc.Resolved = ss.resolved
+	ss.routes = route.NewCache(cc)
 	ss.timer = time.AfterFunc(time.Hour, ss.timerFlush)
 	ss.timer.Stop()
 	go ss.receive()
@@ -108,15 +110,17 @@ type SYNSession struct {
 	rx      *rawsock.Receiver
 	done    chan struct{}
 
-	mu     sync.Mutex // guards everything below, the send side
-	routes *route.Cache
-	tx     *rawsock.Sender
-	lo4    *rawsock.IP4 // opened on first use, for IPv4 targets on this host
-	lo4buf [packet.SYNLen4]byte
-	tmpls  []*packet.SYN // one per source address
-	timer  *time.Timer
-	err    error // a failed background flush, reported by the next Send or Flush
-	closed bool
+	routes *route.Cache // safe for concurrent use
+
+	mu      sync.Mutex                       // guards everything below, the send side
+	pending map[route.NextHop][]pendingProbe // probes waiting for ARP/NDP
+	tx      *rawsock.Sender
+	lo4     *rawsock.IP4 // opened on first use, for IPv4 targets on this host
+	lo4buf  [packet.SYNLen4]byte
+	tmpls   []*packet.SYN // one per source address
+	timer   *time.Timer
+	err     error // a failed background flush, reported by the next Send or Flush
+	closed  bool
 
 	sent, skipped, received, forged, ignored, delivered atomic.Uint64
 }
@@ -124,11 +128,23 @@ type SYNSession struct {
 var _ Session = (*SYNSession)(nil)
 var _ interface{ Flush() error } = (*SYNSession)(nil) // probe.Flusher
 
+// maxPendingPerHop bounds the probes held for one next hop while ARP/NDP
+// resolves it; more are dropped (the engine's retries send them again).
+const maxPendingPerHop = 1024
+
+// pendingProbe is a probe held until its next hop is resolved.
+type pendingProbe struct {
+	dst          netip.Addr
+	sport, dport uint16
+}
+
 // Send queues a SYN for p and sends the batch when it is full. A target
-// with no route or no answering next hop is skipped (the error wraps
-// ErrTargetSkipped). Send does not allocate once the route and neighbour
-// of the target's prefix are cached; the first probe to a next hop missing
-// from the kernel's neighbour table waits for ARP/NDP resolution.
+// with no route or a next hop known not to answer ARP/NDP is skipped (the
+// error wraps ErrTargetSkipped). Send does not allocate once the route and
+// neighbour of the target are cached. A next hop missing from the
+// kernel's neighbour table is resolved in the background: its probes wait
+// (up to ~1 s) and go out once it answers, or are counted as skipped if it
+// never does; Send does not wait for it.
 func (s *SYNSession) Send(p Probe) error {
 	if p.Target.Port.Proto != target.TCP {
 		s.skipped.Add(1)
@@ -155,26 +171,66 @@ func (s *SYNSession) Send(p Probe) error {
 		s.err = nil
 		return err
 	}
-	hop, err := s.routes.Hop(context.Background(), dst)
+	hop, nh, err := s.routes.TryHop(dst)
+	if err == route.ErrPending {
+		q := s.pending[nh]
+		if len(q) >= maxPendingPerHop {
+			s.skipped.Add(1)
+			return nil
+		}
+		s.pending[nh] = append(q, pendingProbe{dst, sport, p.Target.Port.Num})
+		return nil
+	}
 	if err != nil {
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: %v", ErrTargetSkipped, dst, err)
 	}
+	return s.enqueue(hop, dst, sport, p.Target.Port.Num)
+}
+
+// resolved sends the probes that waited for nh, now resolved or failed.
+func (s *SYNSession) resolved(nh route.NextHop) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.pending[nh]
+	delete(s.pending, nh)
+	if s.closed {
+		return
+	}
+	for _, p := range q {
+		hop, _, err := s.routes.TryHop(p.dst)
+		if err != nil {
+			s.skipped.Add(1)
+			continue
+		}
+		if err := s.enqueue(hop, p.dst, p.sport, p.dport); err != nil && s.err == nil && !errors.Is(err, ErrTargetSkipped) {
+			s.err = err
+		}
+	}
+	if s.tx.Len() > 0 {
+		if err := s.flushLocked(); err != nil && s.err == nil {
+			s.err = err
+		}
+	}
+}
+
+// enqueue builds the probe into the send batch. Called with s.mu held.
+func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16) error {
 	tmpl, err := s.template(hop.Src)
 	if err != nil {
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: %v", ErrTargetSkipped, dst, err)
 	}
-	seq := s.hash.TCP(hop.Src, dst, sport, p.Target.Port.Num)
+	seq := s.hash.TCP(hop.Src, dst, sport, dport)
 	if hop.Local && dst.Is4() {
-		return s.sendLocal4(tmpl, dst, sport, p.Target.Port.Num, seq)
+		return s.sendLocal4(tmpl, dst, sport, dport, seq)
 	}
 	if s.tx.Full() {
 		if err := s.flushLocked(); err != nil {
 			return err
 		}
 	}
-	n := tmpl.Build(s.tx.Slot(), dst, sport, p.Target.Port.Num, seq)
+	n := tmpl.Build(s.tx.Slot(), dst, sport, dport, seq)
 	if n == 0 {
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: source %v is of another address family", ErrTargetSkipped, dst, hop.Src)
@@ -295,7 +351,9 @@ func (s *SYNSession) Close() error {
 	if s.lo4 != nil {
 		s.lo4.Close()
 	}
+	clear(s.pending)
 	s.mu.Unlock()
+	s.routes.Close() // after unlocking: resolutions end by calling resolved
 	if e := s.rx.Close(); err == nil {
 		err = e
 	}

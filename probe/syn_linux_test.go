@@ -443,3 +443,51 @@ func TestSYNNoCapability(t *testing.T) {
 		t.Fatalf("NewSYN as non-root: %v, want os.ErrPermission", err)
 	}
 }
+
+// TestSYNOnLinkDeadHosts scans a lab link where only one neighbour exists:
+// Send never waits for ARP/NDP, the live host is found, and the probes to
+// silent neighbours are counted as skipped once resolution gives up.
+func TestSYNOnLinkDeadHosts(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	h.ListenTCP(t, 80)
+	s, col := openSYN(t, &SYNConfig{ResolveTimeout: 100 * time.Millisecond})
+	dead := 0
+	for _, base := range []netip.Addr{h.Addr4, h.Addr6} {
+		a := base
+		for i := range 20 {
+			for _, port := range []uint16{80, 81} {
+				if err := s.Send(Probe{Target: tcp(a, port)}); err != nil {
+					t.Fatalf("Send(%v): %v", a, err)
+				}
+				if i > 0 {
+					dead++
+				}
+			}
+			a = a.Next()
+		}
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Skipped < uint64(dead) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, a := range []netip.Addr{h.Addr4, h.Addr6} {
+		if r, ok := col.reply(tcp(a, 80)); !ok || r.State != result.Open {
+			t.Errorf("%v:80: %+v (ok %v), want open", a, r, ok)
+		}
+		if r, ok := col.reply(tcp(a, 81)); !ok || r.State != result.Closed {
+			t.Errorf("%v:81: %+v (ok %v), want closed", a, r, ok)
+		}
+	}
+	st := s.Stats()
+	if st.Skipped != uint64(dead) || st.Sent != 4 {
+		t.Errorf("stats %+v, want %d skipped and 4 sent", st, dead)
+	}
+	// A known-dead neighbour now fails at once with ErrTargetSkipped.
+	if err := s.Send(Probe{Target: tcp(h.Addr4.Next(), 80)}); !errors.Is(err, ErrTargetSkipped) {
+		t.Errorf("Send to a dead neighbour: %v, want ErrTargetSkipped", err)
+	}
+}

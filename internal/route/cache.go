@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -24,70 +25,197 @@ type CacheConfig struct {
 	Src4    netip.Addr // force this IPv4 source; invalid = by route
 	Src6    netip.Addr // force this IPv6 source; invalid = by route
 	// ResolveTimeout bounds each ARP/NDP try (three tries); 0 = 300 ms.
+	// A failed resolution is remembered for the Cache's life.
 	ResolveTimeout time.Duration
+	// Resolved, when set, is called from a background goroutine once
+	// each resolution that TryHop started has ended (in an address or a
+	// failure, both cached by then). It may call TryHop. TryHop blocks
+	// only to start a resolution while maxResolving are in flight, and
+	// Resolved runs after the resolution's slot is freed.
+	Resolved func(NextHop)
 }
 
-type neighKey struct {
-	ifindex int
-	addr    netip.Addr
+// ErrPending is returned by Cache.TryHop while the next hop is being
+// resolved in the background.
+var ErrPending = errors.New("route: next hop being resolved")
+
+// maxResolving bounds the ARP/NDP resolutions in flight at once.
+const maxResolving = 256
+
+// NextHop names a neighbour: an interface and an address on its link.
+type NextHop struct {
+	Ifindex int
+	Addr    netip.Addr
 }
 
 type neighbour struct {
-	hw  [8]byte
-	n   uint8
-	err error
+	hw   [8]byte
+	n    uint8
+	err  error
+	done chan struct{} // closed once hw or err is set
 }
 
 // Cache remembers routes (by the table entry that matched) and neighbours
 // for one scan, so that the kernel is asked once per prefix and next hop,
-// not once per probe. It is not safe for concurrent use.
+// not once per probe. It is safe for concurrent use. Close stops the
+// resolutions in flight.
 type Cache struct {
-	cfg    CacheConfig
+	cfg  CacheConfig
+	sem  chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
 	routes []Route
-	neigh  map[neighKey]neighbour
+	neigh  map[NextHop]*neighbour
 	table4 []netip.Prefix // every route's prefix, read on first use
 	table6 []netip.Prefix
 }
 
 // NewCache returns an empty Cache; cfg nil means defaults.
 func NewCache(cfg *CacheConfig) *Cache {
-	c := &Cache{neigh: map[neighKey]neighbour{}}
+	c := &Cache{
+		neigh: map[NextHop]*neighbour{},
+		sem:   make(chan struct{}, maxResolving),
+		stop:  make(chan struct{}),
+	}
 	if cfg != nil {
 		c.cfg = *cfg
 	}
 	return c
 }
 
+// Close cancels resolutions in flight and waits for them to end.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
 // Hop returns how to send to dst. Cached answers cost no allocation; a
-// miss asks the kernel and may block for ARP/NDP resolution.
+// miss asks the kernel and may wait for ARP/NDP resolution (bounded by
+// ctx and the resolve timeout).
 func (c *Cache) Hop(ctx context.Context, dst netip.Addr) (Hop, error) {
+	h, nh, err := c.TryHop(dst)
+	if err != ErrPending {
+		return h, err
+	}
+	c.mu.Lock()
+	n := c.neigh[nh]
+	c.mu.Unlock()
+	if n != nil {
+		select {
+		case <-n.done:
+		case <-ctx.Done():
+			return Hop{}, ctx.Err()
+		}
+	}
+	h, _, err = c.TryHop(dst)
+	return h, err
+}
+
+// TryHop is Hop without waiting on the wire: when the next hop must be
+// resolved with ARP/NDP it returns the next hop and ErrPending, and (for
+// the first such call) starts the resolution in the background, which
+// calls CacheConfig.Resolved when done.
+func (c *Cache) TryHop(dst netip.Addr) (Hop, NextHop, error) {
 	dst = dst.Unmap()
+	c.mu.Lock()
 	r, err := c.route(dst)
 	if err != nil {
-		return Hop{}, err
+		c.mu.Unlock()
+		return Hop{}, NextHop{}, err
 	}
 	h := Hop{Ifindex: r.Ifindex, Src: r.Src, Local: r.Local}
 	if r.NoLink {
-		return h, nil
+		c.mu.Unlock()
+		return h, NextHop{}, nil
 	}
-	nh := r.Gateway
-	if !nh.IsValid() {
-		nh = dst
+	k := NextHop{r.Ifindex, r.Gateway}
+	if !k.Addr.IsValid() {
+		k.Addr = dst
 	}
-	k := neighKey{r.Ifindex, nh}
 	n, ok := c.neigh[k]
-	if !ok {
-		n = c.lookupNeighbour(ctx, r, nh)
-		if len(c.neigh) >= maxNeighbours {
-			clear(c.neigh)
+	if ok {
+		select {
+		case <-n.done:
+			c.mu.Unlock()
+			if n.err != nil {
+				return Hop{}, k, n.err
+			}
+			h.HW, h.HWLen = n.hw, n.n
+			return h, k, nil
+		default:
+			c.mu.Unlock()
+			return Hop{}, k, ErrPending
 		}
-		c.neigh[k] = n
 	}
-	if n.err != nil {
-		return Hop{}, n.err
+	// Ask the kernel's table first; it is quick.
+	n = &neighbour{done: make(chan struct{})}
+	if hw, found, err := Neighbor(r.Ifindex, k.Addr); err != nil || found {
+		n.err = err
+		n.n = uint8(copy(n.hw[:], hw))
+		close(n.done)
+		c.put(k, n)
+		c.mu.Unlock()
+		if err != nil {
+			return Hop{}, k, err
+		}
+		h.HW, h.HWLen = n.hw, n.n
+		return h, k, nil
 	}
-	h.HW, h.HWLen = n.hw, n.n
-	return h, nil
+	c.put(k, n)
+	c.mu.Unlock()
+
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.stop:
+		n.err = fmt.Errorf("%w: %v: cache closed", ErrNoNeighbor, k.Addr)
+		close(n.done)
+		return Hop{}, k, n.err
+	}
+	c.wg.Add(1)
+	go c.resolve(r, k, n)
+	return Hop{}, k, ErrPending
+}
+
+// put stores n, keeping the table bounded. Called with c.mu held.
+func (c *Cache) put(k NextHop, n *neighbour) {
+	if len(c.neigh) >= maxNeighbours {
+		clear(c.neigh)
+	}
+	c.neigh[k] = n
+}
+
+func (c *Cache) resolve(r Route, k NextHop, n *neighbour) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	hw, err := Resolve(ctx, r.Ifindex, r.HWAddr, r.Src, k.Addr, c.cfg.ResolveTimeout)
+	cancel()
+	<-c.sem
+	c.mu.Lock()
+	if err != nil {
+		n.err = fmt.Errorf("%w: %v on %s: %v", ErrNoNeighbor, k.Addr, r.Ifname, err)
+	} else {
+		n.n = uint8(copy(n.hw[:], hw))
+	}
+	close(n.done)
+	c.mu.Unlock()
+	if c.cfg.Resolved != nil {
+		c.cfg.Resolved(k)
+	}
 }
 
 func (c *Cache) route(dst netip.Addr) (Route, error) {
@@ -117,23 +245,6 @@ func (c *Cache) route(dst netip.Addr) (Route, error) {
 	}
 	c.routes = append(c.routes, r)
 	return r, nil
-}
-
-func (c *Cache) lookupNeighbour(ctx context.Context, r Route, nh netip.Addr) neighbour {
-	var n neighbour
-	hw, ok, err := Neighbor(r.Ifindex, nh)
-	if err == nil && !ok {
-		hw, err = Resolve(ctx, r.Ifindex, r.HWAddr, r.Src, nh, c.cfg.ResolveTimeout)
-		if err != nil {
-			err = fmt.Errorf("%w: %v on %s: %v", ErrNoNeighbor, nh, r.Ifname, err)
-		}
-	}
-	if err != nil {
-		n.err = err
-		return n
-	}
-	n.n = uint8(copy(n.hw[:], hw))
-	return n
 }
 
 // reusable returns the largest prefix around dst for which the answer r
