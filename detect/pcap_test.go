@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -200,4 +201,27 @@ func BenchmarkPcapSource(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/packet")
+}
+
+// An interface with timestamp resolution 10^-127 (which makes gopacket's
+// pcapng reader divide by zero) yields an error, not a panic.
+func TestPcapngHostileResolution(t *testing.T) {
+	le := binary.LittleEndian
+	var b bytes.Buffer
+	w := func(v ...uint32) {
+		for _, x := range v {
+			binary.Write(&b, le, x)
+		}
+	}
+	w(0x0a0d0d0a, 28, 0x1a2b3c4d, 1, 0xffffffff, 0xffffffff, 28) // section header
+	w(1, 28, 1, 65535, 9|1<<16, 127, 28)                           // interface, if_tsresol 127
+	w(6, 32, 0, 0, 1, 0, 0, 32)                                    // empty enhanced packet
+	s, err := NewPcapSource(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o Observation
+	if err := s.ReadObservation(&o); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("got %v, want a resolution error", err)
+	}
 }
