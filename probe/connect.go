@@ -13,9 +13,9 @@ import (
 
 // ConnectConfig configures a TCP connect prober. The zero value works.
 type ConnectConfig struct {
-	// MaxInFlight bounds simultaneous connection attempts. Zero derives it
-	// from the process's open-file limit (RLIMIT_NOFILE), keeping a reserve
-	// for the rest of the program.
+	// MaxInFlight bounds simultaneous connection attempts (and so open
+	// sockets). Zero derives it from the process's open-file limit
+	// (RLIMIT_NOFILE), keeping a reserve for the rest of the program.
 	MaxInFlight int
 	// Source, when valid, is the local address connections are made from.
 	Source netip.Addr
@@ -56,8 +56,14 @@ func (c *Connect) Protocol() target.Protocol { return target.TCP }
 // Silence returns filtered, no-response.
 func (c *Connect) Silence() (result.State, result.Reason) { return result.Filtered, result.NoResponse }
 
-// MaxInFlight returns the bound on simultaneous connection attempts.
+// MaxInFlight returns how many targets the engine may have in flight: half
+// the bound on simultaneous attempts, since an attempt may overlap with
+// its retransmission.
 func (c *Connect) MaxInFlight() int {
+	return max(c.attempts()/2, 1)
+}
+
+func (c *Connect) attempts() int {
 	if c.cfg.MaxInFlight > 0 {
 		return c.cfg.MaxInFlight
 	}
@@ -73,16 +79,16 @@ func (c *Connect) Open(ctx context.Context, deliver func(Reply)) (Session, error
 	if c.cfg.Source.IsValid() && c.cfg.Source.Zone() != "" {
 		return nil, errors.New("probe: connect: source address must not have a zone")
 	}
-	n := c.MaxInFlight()
+	n := c.attempts()
 	sctx, cancel := context.WithCancel(context.Background())
 	return &connectSession{
 		cfg:     c.cfg,
 		deliver: deliver,
 		ctx:     sctx,
 		cancel:  cancel,
-		// The engine keeps at most n outstanding, but a goroutine frees its
-		// slot a little after the engine's timeout fires: leave headroom.
-		slots: make(chan struct{}, n+n/4+16),
+		// The engine keeps at most n/2 targets outstanding, each with at
+		// most two attempts alive; leave headroom for stragglers.
+		slots: make(chan struct{}, n+16),
 	}, nil
 }
 
@@ -105,7 +111,10 @@ func (s *connectSession) Send(p Probe) error {
 	case <-s.ctx.Done():
 		return errors.New("probe: connect: session closed")
 	}
-	timeout := p.Timeout
+	// An attempt outlives the engine's timeout: if the engine retransmits
+	// because this goroutine ran late on a busy machine, the answer still
+	// arrives, names its try, and teaches the engine a longer timeout.
+	timeout := 2 * p.Timeout
 	if timeout <= 0 {
 		timeout = time.Second
 	}

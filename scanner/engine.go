@@ -527,7 +527,7 @@ func (e *engine) publish(now time.Time, final bool) {
 		st.SRTT = e.rtt.srtt
 	}
 	st.Timeout = e.rtt.timeout()
-	if dt := now.Sub(e.lastPublish).Seconds(); !e.lastPublish.IsZero() && dt > 0 {
+	if dt := now.Sub(e.lastPublish).Seconds(); !final && !e.lastPublish.IsZero() && dt > 0 {
 		st.Rate = float64(st.Sent-e.lastSent) / dt
 	} else if s := st.Elapsed.Seconds(); s > 0 {
 		st.Rate = float64(st.Sent) / s

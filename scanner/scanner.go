@@ -46,9 +46,10 @@ func New(p probe.Prober, opts ...Option) (*Scanner, error) {
 // Scan is one running scan. Read Results until it closes, then call Err
 // (or Wait) for the reason it ended.
 type Scan struct {
-	results chan result.Result
-	done    chan struct{}
-	err     error
+	results  chan result.Result
+	done     chan struct{}
+	progress chan struct{} // closed after the last progress call
+	err      error
 
 	mu    sync.Mutex
 	stats Stats
@@ -66,7 +67,7 @@ func (s *Scanner) Start(ctx context.Context, space *target.Space) (*Scan, error)
 	if err != nil {
 		return nil, err
 	}
-	sc := &Scan{results: make(chan result.Result, 256), done: make(chan struct{})}
+	sc := &Scan{results: make(chan result.Result, 256), done: make(chan struct{}), progress: make(chan struct{})}
 	e, err := newEngine(ctx, s, it, sc)
 	if err != nil {
 		return nil, err
@@ -78,6 +79,8 @@ func (s *Scanner) Start(ctx context.Context, space *target.Space) (*Scan, error)
 	}()
 	if s.cfg.progressFn != nil {
 		go sc.reportProgress(s.cfg)
+	} else {
+		close(sc.progress)
 	}
 	return sc, nil
 }
@@ -112,11 +115,13 @@ func (s *Scanner) All(ctx context.Context, space *target.Space) iter.Seq2[result
 // ends for any reason.
 func (sc *Scan) Results() <-chan result.Result { return sc.results }
 
-// Wait blocks until the scan ends and returns why it ended: nil when every
+// Wait blocks until the scan ends (and the last progress report, if any,
+// has returned) and returns why it ended: nil when every
 // target is finished, ctx's error when cancelled, or the error that
 // stopped it. The caller must keep reading Results, or Wait never returns.
 func (sc *Scan) Wait() error {
 	<-sc.done
+	<-sc.progress
 	return sc.err
 }
 
@@ -150,6 +155,7 @@ func (sc *Scan) Hosts() []result.Host {
 }
 
 func (sc *Scan) reportProgress(cfg config) {
+	defer close(sc.progress)
 	t := time.NewTicker(cfg.progressTick)
 	defer t.Stop()
 	for {

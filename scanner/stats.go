@@ -16,7 +16,7 @@ type Stats struct {
 	Skipped     uint64        // targets not reported: host timed out, or prober skipped them
 	InFlight    int           // targets with a probe outstanding or awaiting retransmission
 	Window      int           // current congestion window
-	Rate        float64       // probes per second over the last snapshot interval
+	Rate        float64       // probes per second recently; the whole scan's average once finished
 	SRTT        time.Duration // smoothed round-trip time; 0 before the first sample
 	Timeout     time.Duration // current probe timeout
 	// Position is where a resumed scan should start (target.IterConfig.Start):
