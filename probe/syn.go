@@ -87,6 +87,7 @@ type SYNStats struct {
 	Sent      uint64 // probes handed to the kernel
 	Skipped   uint64 // probes not sent: no route, no neighbour, wrong family or protocol
 	Received  uint64 // packets that passed the socket filter
+	Dropped   uint64 // packets that passed the filter but were lost: receive buffer full
 	Forged    uint64 // replies whose cookie did not match: dropped
 	Ignored   uint64 // packets that were not a classifiable reply (undecodable, other flags, foreign ports)
 	Delivered uint64 // replies passed to deliver

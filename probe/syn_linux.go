@@ -129,7 +129,7 @@ var _ Session = (*SYNSession)(nil)
 var _ interface{ Flush() error } = (*SYNSession)(nil) // probe.Flusher
 
 // maxPendingPerHop bounds the probes held for one next hop while ARP/NDP
-// resolves it; more are dropped (the engine's retries send them again).
+// resolves it; beyond it Send waits for the resolution.
 const maxPendingPerHop = 1024
 
 // pendingProbe is a probe held until its next hop is resolved.
@@ -144,7 +144,8 @@ type pendingProbe struct {
 // neighbour of the target are cached. A next hop missing from the
 // kernel's neighbour table is resolved in the background: its probes wait
 // (up to ~1 s) and go out once it answers, or are counted as skipped if it
-// never does; Send does not wait for it.
+// never does. Send waits for the resolution only when more than
+// maxPendingPerHop (1024) probes wait for the same next hop.
 func (s *SYNSession) Send(p Probe) error {
 	if p.Target.Port.Proto != target.TCP {
 		s.skipped.Add(1)
@@ -174,12 +175,14 @@ func (s *SYNSession) Send(p Probe) error {
 	hop, nh, err := s.routes.TryHop(dst)
 	if err == route.ErrPending {
 		q := s.pending[nh]
-		if len(q) >= maxPendingPerHop {
-			s.skipped.Add(1)
+		if len(q) < maxPendingPerHop {
+			s.pending[nh] = append(q, pendingProbe{dst, sport, p.Target.Port.Num})
 			return nil
 		}
-		s.pending[nh] = append(q, pendingProbe{dst, sport, p.Target.Port.Num})
-		return nil
+		// Enough is waiting: wait for the answer here rather than drop.
+		// The resolution marks itself done before it calls resolved, which
+		// needs s.mu, so waiting with s.mu held cannot deadlock.
+		hop, err = s.routes.Hop(context.Background(), dst)
 	}
 	if err != nil {
 		s.skipped.Add(1)
@@ -329,6 +332,7 @@ func (s *SYNSession) Stats() SYNStats {
 		Sent:      s.sent.Load(),
 		Skipped:   s.skipped.Load(),
 		Received:  s.received.Load(),
+		Dropped:   s.rx.Drops(),
 		Forged:    s.forged.Load(),
 		Ignored:   s.ignored.Load(),
 		Delivered: s.delivered.Load(),

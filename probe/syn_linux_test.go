@@ -339,15 +339,27 @@ func TestSYNForgedRepliesRejected(t *testing.T) {
 }
 
 func TestSYNHorizontal(t *testing.T) {
+	horizontal(t, netip.MustParsePrefix("198.19.0.0/20"), netip.MustParsePrefix("2001:db8:ff00::/116"))
+}
+
+// TestSYNHorizontal16 is the horizontal check: one port over
+// 65,536 AnyIP hosts, every one found.
+func TestSYNHorizontal16(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: 65,536 hosts")
+	}
+	horizontal(t, netip.MustParsePrefix("198.19.0.0/16"))
+}
+
+func horizontal(t *testing.T, prefixes ...netip.Prefix) {
 	lab := netlab.New(t)
 	h := lab.AddHost(netlab.HostConfig{})
-	p4 := netip.MustParsePrefix("198.19.0.0/20")
-	p6 := netip.MustParsePrefix("2001:db8:ff00::/116")
-	h.AnyIP(t, p4)
-	h.AnyIP(t, p6)
+	for _, p := range prefixes {
+		h.AnyIP(t, p)
+	}
 	h.ListenTCP(t, 80)
 	s, col := openSYN(t, nil)
-	for _, p := range []netip.Prefix{p4, p6} {
+	for _, p := range prefixes {
 		var targets []target.Target
 		for a := p.Addr(); p.Contains(a); a = a.Next() {
 			targets = append(targets, tcp(a, 80))
@@ -363,7 +375,11 @@ func TestSYNHorizontal(t *testing.T) {
 			t.Errorf("%v: %d of %d hosts found open", p, found, len(targets))
 		}
 	}
-	t.Logf("stats %+v", s.Stats())
+	st := s.Stats()
+	if st.Skipped != 0 || st.Forged != 0 {
+		t.Errorf("stats %+v: want nothing skipped or forged", st)
+	}
+	t.Logf("stats %+v", st)
 }
 
 // vertical probes every port of h over IPv4 and IPv6 and checks each

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -179,6 +180,8 @@ type Receiver struct {
 	got  int
 	err  error
 	read func(fd uintptr) bool
+	// drops accumulates PACKET_STATISTICS drops (reading resets them).
+	drops atomic.Uint64
 }
 
 // NewReceiver opens a packet socket on ifindex (0: every interface) that
@@ -281,6 +284,17 @@ func (r *Receiver) recvmmsg(fd uintptr) bool {
 			return true
 		}
 	}
+}
+
+// Drops returns how many packets the kernel dropped so far because the
+// receive buffer was full (readers too slow). Safe for concurrent use.
+func (r *Receiver) Drops() uint64 {
+	_ = r.rc.Control(func(fd uintptr) {
+		if st, err := unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+			r.drops.Add(uint64(st.Drops)) // reading resets the kernel's counters
+		}
+	})
+	return r.drops.Load()
 }
 
 // Close closes the socket and makes a pending Read return.

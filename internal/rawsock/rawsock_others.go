@@ -52,6 +52,9 @@ func NewReceiver(ifindex int, filter []bpf.RawInstruction, batch, slot int) (*Re
 // Read returns an error wrapping errors.ErrUnsupported.
 func (r *Receiver) Read() ([]Packet, error) { return nil, errUnsupported }
 
+// Drops returns 0.
+func (r *Receiver) Drops() uint64 { return 0 }
+
 // Close does nothing.
 func (r *Receiver) Close() error { return nil }
 
