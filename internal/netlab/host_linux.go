@@ -23,7 +23,13 @@ import (
 // that sockets fn creates live there (they stay there after Do returns).
 // Goroutines fn starts run in the scanner namespace. The thread is switched
 // back afterwards; if that fails it is never reused.
-func (h *Host) Do(fn func() error) (err error) {
+func (h *Host) Do(fn func() error) error {
+	return doNetns(h.Name, fn)
+}
+
+// doNetns runs fn on an OS thread switched into the named namespace; see
+// [Host.Do].
+func doNetns(name string, fn func() error) (err error) {
 	runtime.LockOSThread()
 	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -31,21 +37,21 @@ func (h *Host) Do(fn func() error) (err error) {
 		return fmt.Errorf("netlab: open own network namespace: %w", err)
 	}
 	defer unix.Close(orig)
-	ns, err := unix.Open(filepath.Join(netnsDir, h.Name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	ns, err := unix.Open(filepath.Join(netnsDir, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("netlab: open namespace %s: %w", h.Name, err)
+		return fmt.Errorf("netlab: open namespace %s: %w", name, err)
 	}
 	defer unix.Close(ns)
 	if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("netlab: enter namespace %s: %w", h.Name, err)
+		return fmt.Errorf("netlab: enter namespace %s: %w", name, err)
 	}
 	// Deferred so that a panic or t.FailNow inside fn still restores.
 	defer func() {
 		if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
 			// Stay locked: the runtime discards the thread with the goroutine.
-			err = errors.Join(err, fmt.Errorf("netlab: leave namespace %s: %w", h.Name, rerr))
+			err = errors.Join(err, fmt.Errorf("netlab: leave namespace %s: %w", name, rerr))
 			return
 		}
 		runtime.UnlockOSThread()

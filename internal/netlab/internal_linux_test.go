@@ -1,7 +1,10 @@
 package netlab
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -104,13 +107,56 @@ func TestAllocSubnet(t *testing.T) {
 	freeSubnet(n)
 }
 
-func TestNetemArgs(t *testing.T) {
-	got := strings.Join(netemArgs(50*time.Millisecond, 1500*time.Microsecond), " ")
-	if want := "limit 100000 delay 50000us 1500us"; got != want {
-		t.Errorf("netemArgs = %q, want %q", got, want)
+func TestFrameHeap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var h frameHeap
+	for i := range 2000 {
+		h.push(queued{due: r.Int64N(100), seq: uint64(i)})
 	}
-	got = strings.Join(netemArgs(0, time.Millisecond), " ")
-	if want := "limit 100000 delay 0us 1000us"; got != want {
-		t.Errorf("netemArgs = %q, want %q", got, want)
+	prev := queued{due: -1}
+	for len(h) > 0 {
+		f := h.pop()
+		if f.due < prev.due || f.due == prev.due && f.seq < prev.seq {
+			t.Fatalf("popped (%d,%d) after (%d,%d)", f.due, f.seq, prev.due, prev.seq)
+		}
+		prev = f
+	}
+}
+
+func TestICMPSysctlsExist(t *testing.T) {
+	// The host namespace values are checked by the lab test; here only
+	// that the required ones name real files (in any namespace).
+	for _, s := range icmpSysctls {
+		if _, err := os.Stat("/proc/sys/" + s.path); err != nil && !s.optional {
+			t.Errorf("sysctl %s: %v", s.path, err)
+		}
+	}
+}
+
+func TestWireNamespace(t *testing.T) {
+	lab := New(t)
+	h := lab.AddHost(HostConfig{Delay: 5 * time.Millisecond})
+	if h.impl.wire == "" || h.impl.bridge == nil {
+		t.Fatal("delayed host has no wire namespace or bridge")
+	}
+	out, err := exec.Command("ip", "-n", h.impl.wire, "addr", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip addr in the wire: %v: %s", err, out)
+	}
+	// L2 only: no IPv4 or IPv6 address on any interface, not even lo's.
+	if strings.Contains(string(out), "inet") {
+		t.Errorf("wire namespace %s has addresses:\n%s", h.impl.wire, out)
+	}
+	for _, dev := range []string{wireScanner, wireHost} {
+		if !strings.Contains(string(out), dev+"@") {
+			t.Errorf("wire namespace has no %s:\n%s", dev, out)
+		}
+	}
+	plain := lab.AddHost(HostConfig{})
+	if plain.impl.wire != "" || plain.impl.bridge != nil {
+		t.Error("undelayed host got a delay bridge")
+	}
+	if s := plain.BridgeStats(); s != (BridgeStats{}) {
+		t.Errorf("undelayed host has bridge stats %+v", s)
 	}
 }

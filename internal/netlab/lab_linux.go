@@ -60,6 +60,9 @@ type hostImpl struct {
 	nftReady bool
 
 	scannerTable string // nft netdev table for loss in the scanner namespace, if any
+
+	wire   string  // wire namespace of the delay bridge, if any
+	bridge *bridge // running delay bridge, if any
 }
 
 // New builds an empty lab for t. It skips t when [Available] is false, or
@@ -211,9 +214,6 @@ func ifaceName(side byte, seq uint64) string {
 func (l *Lab) AddHost(cfg HostConfig) *Host {
 	l.t.Helper()
 	h, err := l.addHost(cfg)
-	if errors.Is(err, errNoNetem) {
-		l.t.Skipf("netlab: %v", err)
-	}
 	if err != nil {
 		l.t.Fatalf("netlab: add host: %v", err)
 	}
@@ -260,19 +260,41 @@ func (l *Lab) addHost(cfg HostConfig) (*Host, error) {
 		// Links created in the namespace inherit "default": no DAD delay.
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/default/accept_dad", []byte("0"), 0)
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/all/accept_dad", []byte("0"), 0)
+		if err := noICMPRateLimit(); err != nil {
+			return err
+		}
 		return linkUp("lo")
 	}); err != nil {
 		return nil, fmt.Errorf("set up namespace %s: %w", h.Name, err)
 	}
+	delayed := cfg.Delay > 0 || cfg.Jitter > 0
+	peerNS := h.Name // where the scanner's veth peer goes
+	if delayed {
+		h.impl.wire = fmt.Sprintf("%s%d-%d", namePrefix, os.Getpid(), nameSeq.Add(1))
+		peerNS = h.impl.wire
+		if err := h.addWire(); err != nil {
+			return nil, err
+		}
+	}
 	p4, p6 := fmt.Sprintf("/%d", 24), fmt.Sprintf("/%d", 64)
 	scanner := strings.Join([]string{
-		fmt.Sprintf("link add %s type veth peer name %s netns %s", h.Ifname, h.impl.hostIf, h.Name),
+		fmt.Sprintf("link add %s type veth peer name %s netns %s", h.Ifname, peerName(delayed, h.impl.hostIf), peerNS),
 		fmt.Sprintf("link set %s up", h.Ifname),
 		fmt.Sprintf("addr add %s%s dev %s", h.Local4, p4, h.Ifname),
 		fmt.Sprintf("addr add %s%s dev %s nodad", h.Local6, p6, h.Ifname),
 	}, "\n") + "\n"
 	if err := run([]byte(scanner), "ip", "-batch", "-"); err != nil {
 		return nil, err
+	}
+	if delayed {
+		wire := strings.Join([]string{
+			fmt.Sprintf("link add %s type veth peer name %s netns %s", wireHost, h.impl.hostIf, h.Name),
+			fmt.Sprintf("link set %s up", wireScanner),
+			fmt.Sprintf("link set %s up", wireHost),
+		}, "\n") + "\n"
+		if err := run([]byte(wire), "ip", "-n", h.impl.wire, "-batch", "-"); err != nil {
+			return nil, err
+		}
 	}
 	host := strings.Join([]string{
 		fmt.Sprintf("link set %s up", h.impl.hostIf),
@@ -291,16 +313,17 @@ func (l *Lab) addHost(cfg HostConfig) (*Host, error) {
 			return nil, err
 		}
 	}
-	if cfg.Delay > 0 || cfg.Jitter > 0 {
-		if err := h.addDelay(cfg.Delay, cfg.Jitter, cfg.Both); err != nil {
-			return nil, err
+	if delayed {
+		b, err := startBridge(h.impl.wire, cfg.Delay, cfg.Jitter, cfg.Both, seq)
+		if err != nil {
+			return nil, fmt.Errorf("start delay bridge in %s: %w", h.impl.wire, err)
 		}
+		h.impl.mu.Lock()
+		h.impl.bridge = b
+		h.impl.mu.Unlock()
 	}
 	return h, nil
 }
-
-// errNoNetem reports a kernel without the netem qdisc (CONFIG_NET_SCH_NETEM).
-var errNoNetem = errors.New("delay and jitter need tc and the kernel's netem qdisc (CONFIG_NET_SCH_NETEM)")
 
 // addLoss drops a fraction of the IP packets the host sends (and with both,
 // of those the scanner sends on this link) with an nftables netdev egress
@@ -330,42 +353,59 @@ func (h *Host) addLoss(loss float64, both bool) error {
 	return nil
 }
 
-// addDelay adds netem delay and jitter on the host's side of the link (and
-// the scanner's with both). Without netem in the kernel the test is skipped.
-func (h *Host) addDelay(delay, jitter time.Duration, both bool) error {
-	args := netemArgs(delay, jitter)
-	if _, err := exec.LookPath("tc"); err != nil {
-		return fmt.Errorf("%w: tc not installed", errNoNetem)
+// peerName is the name of the scanner veth's peer: the host interface, or
+// the wire's scanner end when a delay bridge sits between.
+func peerName(delayed bool, hostIf string) string {
+	if delayed {
+		return wireScanner
 	}
-	for _, dev := range []string{h.impl.hostIf, h.Ifname} {
-		cmd := []string{"qdisc", "add", "dev", dev, "root", "netem"}
-		if dev == h.impl.hostIf {
-			cmd = append([]string{"-n", h.Name}, cmd...)
-		} else if !both {
-			break
-		}
-		if err := run(nil, "tc", append(cmd, args...)...); err != nil {
-			if strings.Contains(err.Error(), "qdisc kind is unknown") {
-				return fmt.Errorf("%w: kernel has no netem", errNoNetem)
+	return hostIf
+}
+
+// addWire creates the delay bridge's namespace. It has no addresses and no
+// IPv6 at all, so its own stack never sends anything onto the link.
+func (h *Host) addWire() error {
+	if err := withLock(func() error { return run(nil, "ip", "netns", "add", h.impl.wire) }); err != nil {
+		h.impl.wire = ""
+		return err
+	}
+	return doNetns(h.impl.wire, func() error {
+		for _, f := range []string{"default", "all"} {
+			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/disable_ipv6", []byte("1"), 0); err != nil {
+				return fmt.Errorf("disable ipv6 in %s: %w", h.impl.wire, err)
 			}
-			return err
+		}
+		return nil
+	})
+}
+
+// icmpSysctls switch off ICMP error rate limiting in a host namespace, so
+// that every rejected probe gets its error. The ratemask ones alone suffice
+// (no type is limited, neither per destination nor globally); the others
+// are belt and braces. Kernels before 6.x keep icmp_msgs_* global, so those
+// may be missing in a namespace.
+var icmpSysctls = []struct {
+	path, value string
+	optional    bool
+}{
+	{"net/ipv4/icmp_ratemask", "0", false},
+	{"net/ipv4/icmp_ratelimit", "0", false},
+	{"net/ipv6/icmp/ratemask", "", true}, // empty list: no type limited
+	{"net/ipv6/icmp/ratelimit", "0", false},
+	{"net/ipv4/icmp_msgs_per_sec", "1000000000", true},
+	{"net/ipv4/icmp_msgs_burst", "1000000000", true},
+}
+
+// noICMPRateLimit writes icmpSysctls in the calling thread's namespace.
+func noICMPRateLimit() error {
+	for _, s := range icmpSysctls {
+		err := os.WriteFile("/proc/sys/"+s.path, []byte(s.value+"\n"), 0)
+		if err != nil && !(s.optional && errors.Is(err, os.ErrNotExist)) {
+			return fmt.Errorf("sysctl %s=%q: %w", strings.ReplaceAll(s.path, "/", "."), s.value, err)
 		}
 	}
 	return nil
 }
-
-// netemArgs renders delay and jitter as tc netem arguments.
-func netemArgs(delay, jitter time.Duration) []string {
-	args := []string{"limit", strconv.Itoa(netemLimit), "delay", fmt.Sprintf("%dus", delay.Microseconds())}
-	if jitter > 0 {
-		args = append(args, fmt.Sprintf("%dus", jitter.Microseconds()))
-	}
-	return args
-}
-
-// netemLimit is the netem queue length in packets, far above the default
-// 1000 so that fast scans are not dropped by the lab's own queue.
-const netemLimit = 100000
 
 // Hosts returns the lab's hosts in the order they were added.
 func (l *Lab) Hosts() []*Host {
@@ -399,19 +439,33 @@ func (h *Host) close() {
 	for i := len(closers) - 1; i >= 0; i-- {
 		closers[i]()
 	}
+	h.impl.mu.Lock()
+	b := h.impl.bridge
+	h.impl.mu.Unlock()
+	if b != nil {
+		b.stop()
+	}
 	// Deleting the scanner end removes the pair and every route through it
 	// at once; namespace deletion alone is asynchronous in the kernel.
 	if h.impl.scannerTable != "" {
 		_ = exec.Command("nft", "delete", "table", "netdev", h.impl.scannerTable).Run()
 	}
 	_ = exec.Command("ip", "link", "del", h.Ifname).Run()
-	deleteNamespace(h.Name)
-	// Wait briefly for the name to go, so a following check sees it gone.
-	for i := 0; i < 50; i++ {
-		if _, err := os.Stat(filepath.Join(netnsDir, h.Name)); errors.Is(err, os.ErrNotExist) {
-			break
+	names := []string{h.Name}
+	if h.impl.wire != "" {
+		names = append(names, h.impl.wire)
+	}
+	for _, n := range names {
+		deleteNamespace(n)
+	}
+	// Wait briefly for the names to go, so a following check sees them gone.
+	for _, n := range names {
+		for i := 0; i < 50; i++ {
+			if _, err := os.Stat(filepath.Join(netnsDir, n)); errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	freeSubnet(h.Subnet)
 }

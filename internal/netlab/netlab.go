@@ -62,3 +62,12 @@ type Host struct {
 	lab  *Lab
 	impl hostImpl
 }
+
+// BridgeStats counts what a host's delay bridge did. All fields are zero for
+// a host without Delay or Jitter (no bridge).
+type BridgeStats struct {
+	Forwarded  uint64 // frames passed on, both directions
+	Dropped    uint64 // frames dropped: a delay queue was full, or a frame was truncated
+	SendErrors uint64 // frames the kernel refused to send
+	MaxQueued  int    // most frames waiting in one direction's queue at once
+}

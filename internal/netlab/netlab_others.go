@@ -97,3 +97,6 @@ func (h *Host) Run(t testing.TB, name string, args ...string) string { fatal(t);
 
 // Start fails t off Linux.
 func (h *Host) Start(t testing.TB, name string, args ...string) *exec.Cmd { fatal(t); return nil }
+
+// BridgeStats returns zero off Linux.
+func (h *Host) BridgeStats() BridgeStats { return BridgeStats{} }
