@@ -328,11 +328,15 @@ func (s *SYNSession) timerFlush() {
 
 // Stats returns the session's counters so far.
 func (s *SYNSession) Stats() SYNStats {
+	var dropped uint64
+	if s.rx != nil {
+		dropped = s.rx.Drops()
+	}
 	return SYNStats{
 		Sent:      s.sent.Load(),
 		Skipped:   s.skipped.Load(),
 		Received:  s.received.Load(),
-		Dropped:   s.rx.Drops(),
+		Dropped:   dropped,
 		Forged:    s.forged.Load(),
 		Ignored:   s.ignored.Load(),
 		Delivered: s.delivered.Load(),
