@@ -60,6 +60,7 @@ func (h *Host) BridgeStats() BridgeStats {
 		s.SendErrors += d.sendErrors.Load()
 		s.MaxQueued = max(s.MaxQueued, int(d.maxQueued.Load()))
 	}
+	s.SocketDrops = b.socketDrops()
 	return s
 }
 
@@ -70,6 +71,28 @@ type bridge struct {
 	done  chan struct{}  // closed by stop
 	wg    sync.WaitGroup // reader and scheduler goroutines
 	once  sync.Once
+
+	statsMu   sync.Mutex
+	sockDrops uint64 // PACKET_STATISTICS drops so far (reading resets them)
+}
+
+// socketDrops adds the sockets' kernel drop counters to the running total.
+// After stop the total is final.
+func (b *bridge) socketDrops() uint64 {
+	b.statsMu.Lock()
+	defer b.statsMu.Unlock()
+	for _, f := range b.files {
+		rc, err := f.SyscallConn()
+		if err != nil {
+			continue
+		}
+		_ = rc.Control(func(fd uintptr) {
+			if st, err := unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+				b.sockDrops += uint64(st.Drops)
+			}
+		})
+	}
+	return b.sockDrops
 }
 
 // bridgeDir is one direction: frames read from in, sent on out after delay.
@@ -134,6 +157,7 @@ func startBridge(wire string, delay, jitter time.Duration, both bool, seed uint6
 func (b *bridge) stop() {
 	b.once.Do(func() {
 		close(b.done)
+		b.socketDrops() // the last counts, while the sockets are open
 		for _, f := range b.files {
 			f.Close()
 		}

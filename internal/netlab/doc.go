@@ -1,8 +1,8 @@
 // Package netlab builds small labs of Linux network namespaces for portsense's
 // tests: target hosts joined to the test by veth pairs, TCP and UDP services
 // inside them, nftables filters (drop, ICMP reject, TCP reset), packet loss
-// (nftables) and delay (tc netem), AnyIP routes for many live addresses and
-// blackhole routes for dark space.
+// (nftables) and delay (a userspace delay bridge), AnyIP routes for many live
+// addresses and blackhole routes for dark space.
 //
 // # Safety
 //
@@ -55,16 +55,38 @@
 // sockets and packet captures see the first error. Give connect-based probes
 // of [Host.RejectICMP] ports a timeout above a second.
 //
-// Delay and jitter need the netem qdisc (CONFIG_NET_SCH_NETEM); where the
-// kernel lacks it, [Lab.AddHost] skips the test even under
-// PORTSENSE_LAB_REQUIRED=1. Loss uses an nftables netdev egress rule and
-// works wherever nftables does.
+// Lab hosts answer every probe with an ICMP error when told to reject (or
+// when a UDP port is closed); real hosts rate-limit ICMP errors (Linux sends
+// about six to one destination in a burst, then one a second). [Lab.AddHost]
+// turns the limits off in each host namespace (net.ipv4.icmp_ratemask,
+// icmp_ratelimit, icmp_msgs_per_sec, icmp_msgs_burst; net.ipv6.icmp.ratemask,
+// ratelimit), so reject tests are exact. Tests of a scanner's patience with
+// rate-limited hosts need a real-world setting of their own.
+//
+// # Delay
+//
+// Delay and jitter do not use tc netem, which many kernels (CI's among them)
+// are built without. A host with HostConfig.Delay or Jitter gets a third
+// namespace between it and the scanner, the wire ("psl-<pid>-<n>" too):
+//
+//	scanner: Ifname <-veth-> wire: w0 [delay bridge] w1 <-veth-> host
+//
+// The wire has no addresses (IPv6 is off in it) and no routing: it is pure
+// layer 2, so ARP, neighbour discovery, AnyIP and Blackhole routes work as
+// on a direct link. Two AF_PACKET sockets there copy every frame to the
+// other side, holding each for Delay plus a uniform draw from ±Jitter
+// (frames may overtake each other, as with netem). One goroutine and one
+// timer per direction run the queue, bounded at about a million frames;
+// [Host.BridgeStats] counts what it forwarded and dropped. The bridge runs
+// in the test process, so heavy CPU load shows up as extra delay. Loss uses
+// an nftables netdev egress rule and works wherever nftables does.
 //
 // # Clean-up
 //
 // Everything a lab creates is removed by t.Cleanup (or [Lab.Close]): listeners
 // are closed and their goroutines waited for, started processes are killed by
-// PID, veths and namespaces are deleted. Target namespaces are named
+// PID, delay bridges stopped, veths and namespaces (wires too) are deleted.
+// Target namespaces are named
 // "psl-<pid>-<n>"; [New] first removes those left behind by test processes
 // that died, and never touches the namespaces of processes still alive.
 package netlab

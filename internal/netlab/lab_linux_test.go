@@ -570,3 +570,84 @@ func TestParallelLabs(t *testing.T) {
 		})
 	}
 }
+
+// TestICMPNoRateLimit checks that a lab host answers every rejected probe:
+// real hosts rate-limit ICMP errors (Linux: about 6 per destination in a
+// burst, then one a second), which would make reject tests inexact.
+func TestICMPNoRateLimit(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	const lo, n = 20000, 300
+	h.RejectICMPRange(t, target.UDP, lo, lo+n-1)
+	bothFamilies(t, h, func(t *testing.T, a netip.Addr) {
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			c, err := net.Dial("udp", netip.AddrPortFrom(a, uint16(lo+i)).String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = c
+		}
+		for _, c := range conns {
+			if _, err := c.Write([]byte("probe")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A connected UDP socket reports the ICMP error on its next read.
+		errs := 0
+		deadline := time.Now().Add(2 * time.Second)
+		buf := make([]byte, 16)
+		for _, c := range conns {
+			c.SetReadDeadline(deadline)
+			_, err := c.Read(buf)
+			if errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.EACCES) ||
+				errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENETUNREACH) {
+				errs++
+			}
+		}
+		t.Logf("%d ICMP errors for %d rejected datagrams", errs, n)
+		if errs < n-10 {
+			t.Errorf("%d ICMP errors for %d rejected datagrams, want at least %d: rate limited?", errs, n, n-10)
+		}
+	})
+}
+
+// BenchmarkBridge floods a delayed link (1 ms each way, so every frame goes
+// through a delay queue) with small UDP datagrams and reports the frames per
+// second the bridge forwarded and the share it lost.
+func BenchmarkBridge(b *testing.B) {
+	lab := netlab.New(b)
+	h := lab.AddHost(netlab.HostConfig{Delay: time.Millisecond, Both: true})
+	h.ListenUDP(b, false, 9)
+	c, err := net.Dial("udp", netip.AddrPortFrom(h.Addr4, 9).String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	// Resolve the neighbour first, so the flood is not queued behind ARP.
+	c.Write([]byte("warm-up"))
+	time.Sleep(20 * time.Millisecond)
+	before := h.BridgeStats()
+	payload := make([]byte, 18) // 64-byte frames
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		c.Write(payload)
+	}
+	// Let the queue drain before counting.
+	for i := 0; i < 200; i++ {
+		time.Sleep(5 * time.Millisecond)
+		s := h.BridgeStats()
+		if s.Forwarded-before.Forwarded+s.Dropped+s.SocketDrops >= uint64(b.N) {
+			break
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	s := h.BridgeStats()
+	fwd := s.Forwarded - before.Forwarded
+	b.ReportMetric(float64(fwd)/elapsed.Seconds(), "frames/s")
+	b.ReportMetric(100*float64(s.Dropped+s.SocketDrops)/float64(b.N), "%lost")
+}

@@ -140,7 +140,7 @@ func linkUp(name string) error {
 
 // Available reports whether lab tests can run in this process, and if not, why.
 // They can when the process is root on Linux, runs in the namespace Main made
-// for it, that namespace has no default route, and ip, nft and tc are installed.
+// for it, that namespace has no default route, and ip and nft are installed.
 func Available() (ok bool, why string) {
 	ok, why, _ = available()
 	return ok, why

@@ -26,6 +26,9 @@ var (
 
 // HostConfig describes a target host added with [Lab.AddHost].
 // The zero value is a host on the next free subnet with a clean link.
+//
+// Every host answers every probe it rejects with an ICMP error: its ICMP
+// rate limits are off, unlike a real host's (see the package doc).
 type HostConfig struct {
 	// Subnet is the link index 1..250: the link gets 198.18.<N>.0/24 and
 	// 2001:db8:<N>::/64 (same digits in the IPv6 group). The scanner side
@@ -37,8 +40,10 @@ type HostConfig struct {
 	// round trip sees Loss once. ARP and neighbour discovery are spared.
 	// It uses an nftables netdev egress rule.
 	//
-	// Delay and Jitter add tc netem delay on the host's side of the link.
-	// Kernels without netem (CONFIG_NET_SCH_NETEM) skip the test.
+	// Delay and Jitter hold every frame the host sends for Delay plus a
+	// uniform draw from [-Jitter, +Jitter] (never below zero), in a
+	// userspace delay bridge on the link (see the package doc); frames may
+	// be reordered. Needs no netem. Hosts without them have a plain veth.
 	Loss          float64
 	Delay, Jitter time.Duration
 
@@ -69,5 +74,8 @@ type BridgeStats struct {
 	Forwarded  uint64 // frames passed on, both directions
 	Dropped    uint64 // frames dropped: a delay queue was full, or a frame was truncated
 	SendErrors uint64 // frames the kernel refused to send
-	MaxQueued  int    // most frames waiting in one direction's queue at once
+	// SocketDrops counts frames lost before the bridge read them: its
+	// sockets' receive buffers overflowed (PACKET_STATISTICS).
+	SocketDrops uint64
+	MaxQueued   int // most frames waiting in one direction's queue at once
 }
