@@ -119,3 +119,27 @@ func TestSYNHandleAllocs(t *testing.T) {
 }
 
 var timeZero time.Time
+
+// BenchmarkSYNHandle measures the receive path after the socket: decode,
+// cookie check and classification of one reply.
+func BenchmarkSYNHandle(b *testing.B) {
+	s, _ := handleSession(b)
+	s.deliver = func(Reply) {}
+	for _, fam := range []struct{ us, them string }{{"198.18.1.1", "198.18.9.9"}, {"2001:db8:1::1", "2001:db8:9::9"}} {
+		us, them := netip.MustParseAddr(fam.us), netip.MustParseAddr(fam.them)
+		c := s.hash.TCP(us, them, DefaultSYNSourcePort, 80)
+		for name, pkt := range map[string][]byte{
+			"synack": tcpReply(b, them, us, 80, DefaultSYNSourcePort, c+1, true, false),
+			"forged": tcpReply(b, them, us, 80, DefaultSYNSourcePort, c+2, true, false),
+			"icmp":   icmpReply(b, them, us, them, DefaultSYNSourcePort, 80, c),
+		} {
+			b.Run(name+"/"+fam.us, func(b *testing.B) {
+				b.ReportAllocs()
+				var r packet.Reply
+				for b.Loop() {
+					s.handle(&r, pkt, timeZero)
+				}
+			})
+		}
+	}
+}
