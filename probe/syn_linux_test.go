@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -455,8 +456,8 @@ func TestSYNNoCapability(t *testing.T) {
 		t.Skip("running as root: the permission error cannot be provoked")
 	}
 	_, err := NewSYN(nil)
-	if !errors.Is(err, os.ErrPermission) {
-		t.Fatalf("NewSYN as non-root: %v, want os.ErrPermission", err)
+	if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_RAW") {
+		t.Fatalf("NewSYN as non-root: %v, want os.ErrPermission naming CAP_NET_RAW", err)
 	}
 }
 
