@@ -14,6 +14,6 @@ type Dest struct {
 	HW      [8]byte
 }
 
-// ErrPermission is wrapped by the errors of Open functions when the process
-// lacks CAP_NET_RAW; it wraps os.ErrPermission.
-var ErrPermission = errors.New("rawsock: AF_PACKET sockets need CAP_NET_RAW (run as root or grant the capability)")
+// ErrPermission is wrapped, together with os.ErrPermission, by the errors
+// of NewSender, NewReceiver and NewIP4 when the process lacks CAP_NET_RAW.
+var ErrPermission = errors.New("raw sockets need CAP_NET_RAW (run as root or grant the capability)")

@@ -17,7 +17,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func socketErr(op string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%s: %w (%w)", op, ErrPermission, os.ErrPermission)
+		return fmt.Errorf("rawsock: %s: %w: %w", op, ErrPermission, os.ErrPermission)
 	}
 	return fmt.Errorf("rawsock: %s: %w", op, err)
 }
