@@ -189,7 +189,7 @@ func TestPcapngResolution(t *testing.T) {
 }
 
 func BenchmarkPcapSource(b *testing.B) {
-	pkts, ts := capture(b, 1000)
+	pkts, ts := capture(b, 20000)
 	data := pcapBytes(b, pkts, ts, false)
 	b.ReportAllocs()
 	var o Observation

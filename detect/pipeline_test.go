@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -275,4 +276,24 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(obs)), "ns/obs")
+}
+
+// BenchmarkPipelinePcap is sense → analyse end to end: a pcap of 100,000
+// packets in memory, decoded and run through a fresh default analyser
+// (whose construction is included).
+func BenchmarkPipelinePcap(b *testing.B) {
+	pkts, ts := capture(b, 100000)
+	data := pcapBytes(b, pkts, ts, false)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		src, err := NewPcapSource(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := NewPipeline(src, NewDefaultAnalyzer(nil)).Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/packet")
 }
