@@ -214,8 +214,8 @@ func TestPcapngHostileResolution(t *testing.T) {
 		}
 	}
 	w(0x0a0d0d0a, 28, 0x1a2b3c4d, 1, 0xffffffff, 0xffffffff, 28) // section header
-	w(1, 28, 1, 65535, 9|1<<16, 127, 28)                           // interface, if_tsresol 127
-	w(6, 32, 0, 0, 1, 0, 0, 32)                                    // empty enhanced packet
+	w(1, 28, 1, 65535, 9|1<<16, 127, 28)                         // interface, if_tsresol 127
+	w(6, 32, 0, 0, 1, 0, 0, 32)                                  // empty enhanced packet
 	s, err := NewPcapSource(&b)
 	if err != nil {
 		t.Fatal(err)
