@@ -23,8 +23,7 @@ type fakeNet struct {
 	jitter time.Duration
 	seed   uint64
 
-	sent  atomic.Int64
-	tries sync.Map // target.Target -> *atomic.Int32
+	sent atomic.Int64
 }
 
 func (f *fakeNet) Protocol() target.Protocol {
@@ -52,8 +51,6 @@ type fakeSession struct {
 func (s *fakeSession) Send(p probe.Probe) error {
 	f := s.net
 	f.sent.Add(1)
-	c, _ := f.tries.LoadOrStore(p.Target, new(atomic.Int32))
-	c.(*atomic.Int32).Add(1)
 	st := f.state(p.Target)
 	if st == result.Filtered {
 		return nil

@@ -56,7 +56,9 @@ func (l labLayout) want(port uint16) (result.State, result.Reason) {
 	return result.Closed, result.ConnRefused
 }
 
-func (l labLayout) build(t *testing.T, h *netlab.Host) {
+func (l labLayout) build(t *testing.T, h *netlab.Host) { l.buildTB(t, h) }
+
+func (l labLayout) buildTB(t testing.TB, h *netlab.Host) {
 	h.ListenTCP(t, l.open...)
 	h.Drop(t, target.TCP, l.dropSingle...)
 	h.DropRange(t, target.TCP, l.dropLo, l.dropHi)
@@ -74,7 +76,7 @@ func scanLab(t *testing.T, addr netip.Addr, opts ...Option) (map[uint16]result.R
 	require.NoError(t, err)
 	sp, err := target.NewSpace(target.NewHosts(addr), ports)
 	require.NoError(t, err)
-	s, err := New(probe.NewConnect(nil), opts...)
+	s, err := New(connectProber(), opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -147,3 +149,5 @@ func TestLabTwoScannersAtOnce(t *testing.T) {
 		}
 	})
 }
+
+func connectProber() probe.Prober { return probe.NewConnect(nil) }
