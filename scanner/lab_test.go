@@ -3,6 +3,7 @@ package scanner
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -151,3 +152,37 @@ func TestLabTwoScannersAtOnce(t *testing.T) {
 }
 
 func connectProber() probe.Prober { return probe.NewConnect(nil) }
+
+// Cancelling a real connect scan closes the stream within a second and
+// leaves no goroutine behind (connect attempts in flight are cancelled).
+func TestLabConnectCancel(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	h.DropRange(t, target.TCP, 1, 65535) // every probe waits: the worst case for cancel
+	before := runtime.NumGoroutine()
+	ports, err := target.ParsePorts("1-65535", target.TCP)
+	require.NoError(t, err)
+	sp, err := target.NewSpace(target.NewHosts(h.Addr4), ports)
+	require.NoError(t, err)
+	s, err := New(connectProber(), WithTiming(T4))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc, err := s.Start(ctx, sp)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return sc.Stats().InFlight >= 10 }, 10*time.Second, time.Millisecond)
+	cancel()
+	closed := make(chan struct{})
+	go func() {
+		for range sc.Results() {
+		}
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+		t.Fatal("results did not close within 1s of cancel")
+	}
+	assert.ErrorIs(t, sc.Wait(), context.Canceled)
+	requireGoroutinesBack(t, before)
+}
