@@ -140,7 +140,9 @@ type SourceTracker interface {
 	TrackedSources() int
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters. For a StatSource it also asks
+// the source for its kernel counters, which for AFPacketSource may wait up to
+// its poll timeout.
 func (p *Pipeline) Stats() Stats {
 	st := Stats{
 		Packets:         p.packets.Load(),

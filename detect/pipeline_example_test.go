@@ -1,0 +1,46 @@
+package detect_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/portsense/portsense/detect"
+	"github.com/portsense/portsense/target"
+)
+
+// A SYN scan of closed ports, replayed from decoded observations, goes
+// through the default analyser into a callback and a blocklist.
+func ExamplePipeline() {
+	scanner := netip.MustParseAddr("198.18.0.66")
+	server := netip.MustParseAddr("198.18.0.2")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var obs []detect.Observation
+	for i := range 20 {
+		t := start.Add(time.Duration(i) * 10 * time.Millisecond)
+		port := uint16(1000 + i)
+		obs = append(obs,
+			detect.Observation{Time: t, Src: scanner, Dst: server, SrcPort: 40000, DstPort: port, Proto: target.TCP, Flags: detect.SYN, TTL: 64},
+			detect.Observation{Time: t.Add(time.Millisecond), Src: server, Dst: scanner, SrcPort: port, DstPort: 40000, Proto: target.TCP, Flags: detect.RST | detect.ACK, TTL: 64})
+	}
+
+	blocklist := detect.NewBlocklist(nil)
+	p := detect.NewPipeline(detect.NewSliceSource(obs), detect.NewDefaultAnalyzer(nil),
+		detect.WithResponder(
+			detect.Callback(func(e detect.Event) {
+				fmt.Println(detect.KindName(e.Kind), e.Source, detect.ShapeName(e.Shape), detect.ScanTypeName(e.ScanType))
+			}),
+			blocklist,
+		))
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("blocked:", blocklist.Blocked(scanner))
+	st := p.Stats()
+	fmt.Println("observations:", st.Observations, "events:", st.Events)
+	// Output:
+	// scan 198.18.0.66 vertical syn
+	// blocked: true
+	// observations: 40 events: 1
+}
