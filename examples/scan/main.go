@@ -620,6 +620,9 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 			return err
 		}
 	}
+	if p.state != nil && p.state.Finished {
+		fmt.Fprintf(stderr, "scan: %s: the saved scan is finished; nothing left to scan\n", o.resume)
+	}
 	if o.verbose > 0 {
 		errMu.Lock()
 		fmt.Fprintf(stderr, "scan: %s scan of %d hosts × %d ports, seed %d, %d targets in this run\n",
