@@ -52,7 +52,6 @@ type srcState struct {
 	slow        slowState
 	thr         thrState
 	shape       shapeState
-	dec         decoyState
 }
 
 // engine is the shared core of every analyser in this package: outcome
@@ -73,9 +72,9 @@ type engine struct {
 
 	trw      *trwParams
 	verified *bloom // sources that completed a TCP handshake
-	slow *slowParams
-	thr  *thrParams
-	camp *campaigns
+	slow     *slowParams
+	thr      *thrParams
+	camp     *campaigns
 
 	emit func(Event)
 }
@@ -115,6 +114,9 @@ func (e *engine) weight(s *srcState) float64 {
 func (e *engine) observe(o *Observation, emit func(Event)) {
 	e.emit = emit
 	e.tick(o.Time.UnixNano())
+	if e.camp != nil {
+		e.camp.probe(e, o)
+	}
 	e.tracker.observe(o)
 	e.drain()
 	e.emit = nil
@@ -183,16 +185,19 @@ func (e *engine) contact(c *Contact) {
 	}
 	failed := c.Outcome.Failed()
 	h := e.hash.addr(c.Src)
+	if e.camp != nil {
+		e.camp.decoyContact(e, h, c)
+	}
 	s := e.table.get(h, c.Src)
 	if e.verified != nil {
-		// Only sources that completed a handshake somewhere (spoofed
-		// ones cannot) and are not under suspicion teach the port profile.
+		// Untracked sources teach the port profile; those that completed
+		// a handshake somewhere (spoofed ones cannot) count in full.
 		vh := mix64(h ^ 0x7665726966696564)
 		if c.FollowUp == FollowACK {
 			e.verified.testAndAdd(vh)
 		}
-		if s == nil && e.verified.contains(vh) {
-			e.trw.ports.add(c)
+		if s == nil {
+			e.trw.ports.add(c, e.verified.contains(vh))
 		}
 	}
 	if s == nil {
@@ -206,9 +211,6 @@ func (e *engine) contact(c *Contact) {
 		}
 		est := e.cm.add(h)
 		if est < e.tcfg.AdmitFailures {
-			if e.camp != nil {
-				e.camp.recentOnly(e, c)
-			}
 			return
 		}
 		s, _ = e.table.insert(h, c.Src)
@@ -228,11 +230,10 @@ func (e *engine) contact(c *Contact) {
 	s.last = now
 	e.account(s, c, failed, false)
 	e.shapeAdd(s, c)
-	var hit *decoyGroup
-	if e.camp != nil {
-		hit = e.camp.contact(e, s, h, c, failed)
+	if e.camp != nil && failed {
+		e.camp.member(e, s, c)
 	}
-	e.decide(s, c, hit)
+	e.decide(s, c)
 }
 
 // account feeds one (possibly synthetic) outcome to the detectors' state.
@@ -258,7 +259,7 @@ func (e *engine) account(s *srcState, c *Contact, failed, synthetic bool) {
 // decide emits one KindScan when a detector fires, at most once per
 // cooldown, and never for a source that moves in lockstep with others
 // (a decoy group: reported as KindDecoy instead).
-func (e *engine) decide(s *srcState, c *Contact, g *decoyGroup) {
+func (e *engine) decide(s *srcState, c *Contact) {
 	det, score := "", 0.0
 	if e.trw != nil {
 		if ok, sc := e.trw.fire(&s.trw, s); ok {
@@ -281,7 +282,7 @@ func (e *engine) decide(s *srcState, c *Contact, g *decoyGroup) {
 	if s.lastScan != 0 && e.now-s.lastScan < e.cooldown {
 		return
 	}
-	if e.camp != nil && s.dec.lockstep(s.attempts) {
+	if e.camp != nil && e.camp.lockstep(e, c.Src) {
 		return
 	}
 	s.lastScan = e.now

@@ -105,16 +105,12 @@ type trwParams struct {
 }
 
 // portProfile counts first-contact outcomes per destination port of
-// untracked sources, with halving to follow change.
+// untracked sources, with halving to follow change. Failures of sources
+// never seen completing a handshake (possibly spoofed) count only up to
+// the number of verified contacts, so a spoofed flood cannot talk a port's
+// θ0 down.
 type portProfile struct {
-	succ, fail [2][65536]uint16 // [0] TCP, [1] UDP
-}
-
-func (p *trwParams) memoryBytes() int {
-	if p == nil || p.ports == nil {
-		return 0
-	}
-	return int(unsafe.Sizeof(*p.ports))
+	succ, fail, ufail [2][65536]uint16 // [0] TCP, [1] UDP
 }
 
 func protoIndex(c *Contact) int {
@@ -127,19 +123,25 @@ func protoIndex(c *Contact) int {
 	return -1
 }
 
-func (pp *portProfile) add(c *Contact) {
+func (pp *portProfile) add(c *Contact, verified bool) {
 	i := protoIndex(c)
 	if i < 0 {
 		return
 	}
-	s, f := &pp.succ[i][c.DstPort], &pp.fail[i][c.DstPort]
-	if c.Outcome.Failed() {
-		*f++
-	} else {
+	s, f, u := &pp.succ[i][c.DstPort], &pp.fail[i][c.DstPort], &pp.ufail[i][c.DstPort]
+	switch {
+	case !c.Outcome.Failed():
+		if !verified {
+			return // a SYN-ACK to a spoofed source proves nothing
+		}
 		*s++
+	case verified:
+		*f++
+	default:
+		*u++
 	}
-	if *s+*f >= 4096 {
-		*s, *f = *s/2, *f/2
+	if *s+*f >= 4096 || *u >= 8192 {
+		*s, *f, *u = *s/2, *f/2, *u/2
 	}
 }
 
@@ -151,6 +153,7 @@ func (p *trwParams) theta0For(c *Contact) float64 {
 		return p.theta0
 	}
 	s, f := float64(p.ports.succ[i][c.DstPort]), float64(p.ports.fail[i][c.DstPort])
+	f += min(float64(p.ports.ufail[i][c.DstPort]), s+f)
 	const k = 20
 	t := (s + k*p.theta0) / (s + f + k)
 	return min(max(t, p.minTheta0), p.theta0)
@@ -229,3 +232,10 @@ func (a *TRW) MemoryBytes() int { return a.e.memoryBytes() }
 // ObserveContact feeds a contact whose outcome is already known (from an
 // OutcomeTracker shared with other analysers), bypassing a's own tracker.
 func (a *TRW) ObserveContact(c *Contact, emit func(Event)) { a.e.contactFrom(c, emit) }
+
+func (p *trwParams) memoryBytes() int {
+	if p == nil || p.ports == nil {
+		return 0
+	}
+	return int(unsafe.Sizeof(*p.ports))
+}
