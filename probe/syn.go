@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/portsense/portsense/result"
@@ -46,6 +47,11 @@ type SYNConfig struct {
 	// FlushDelay bounds how long a probe may wait in a partial batch; 0
 	// means 200µs.
 	FlushDelay time.Duration
+	// SendWorkers is how many goroutines hand full batches to the kernel
+	// (each on its own socket) while Send fills the next one; 0 means
+	// GOMAXPROCS up to 4 (none on one CPU), a negative value none: Send
+	// then makes the sendmmsg calls itself.
+	SendWorkers int
 	// ResolveTimeout bounds each ARP/NDP try for a next hop missing from
 	// the kernel's neighbour table (three tries); 0 means 300ms.
 	ResolveTimeout time.Duration
@@ -124,6 +130,15 @@ func (c *SYNConfig) withDefaults() (SYNConfig, error) {
 	}
 	if d.BatchSize > 1024 {
 		d.BatchSize = 1024
+	}
+	if n := runtime.GOMAXPROCS(0); d.SendWorkers == 0 && n > 1 {
+		d.SendWorkers = min(n, 4)
+	}
+	if d.SendWorkers < 0 {
+		d.SendWorkers = 0
+	}
+	if d.SendWorkers > 16 {
+		d.SendWorkers = 16
 	}
 	if d.FlushDelay <= 0 {
 		d.FlushDelay = 200 * time.Microsecond

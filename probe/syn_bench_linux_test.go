@@ -69,16 +69,17 @@ func BenchmarkSYNSend(b *testing.B) {
 	blackholeLab(b, p4, p6)
 	ps := sink(b)
 	for _, c := range []struct {
-		name  string
-		p     netip.Prefix
-		batch int
+		name           string
+		p              netip.Prefix
+		batch, workers int
 	}{
-		{"veth/v4/batch64", p4, 64}, {"veth/v4/batch1", p4, 1}, {"veth/v4/batch256", p4, 256},
-		{"veth/v6/batch64", p6, 64},
-		{"sink/v4/batch64", ps, 64},
+		{"veth/v4/batch64", p4, 64, 0}, {"veth/v4/batch1", p4, 1, 0}, {"veth/v4/batch256", p4, 256, 0},
+		{"veth/v4/batch64/sync", p4, 64, -1}, {"veth/v4/batch64/workers1", p4, 64, 1},
+		{"veth/v6/batch64", p6, 64, 0},
+		{"sink/v4/batch64", ps, 64, 0}, {"sink/v4/batch64/sync", ps, 64, -1}, {"sink/v4/batch64/workers1", ps, 64, 1},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			p, err := NewSYN(&SYNConfig{BatchSize: c.batch})
+			p, err := NewSYN(&SYNConfig{BatchSize: c.batch, SendWorkers: c.workers})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -73,25 +73,52 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx, err := rawsock.NewSender(cfg.BatchSize, packet.SYNLen6)
-	if err != nil {
-		return nil, fmt.Errorf("probe: SYN scan: %w", err)
+	// With workers, batches rotate: one fills while others are sent.
+	nsend := 1
+	if cfg.SendWorkers > 0 {
+		nsend = cfg.SendWorkers + 2
+	}
+	var senders []*rawsock.Sender
+	closeAll := func() {
+		for _, t := range senders {
+			t.Close()
+		}
+	}
+	for range nsend {
+		tx, err := rawsock.NewSender(cfg.BatchSize, packet.SYNLen6)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("probe: SYN scan: %w", err)
+		}
+		senders = append(senders, tx)
 	}
 	// Replies are read on every interface: loopback targets answer on lo,
 	// routed ones on their interface. 256 bytes hold any header we read.
 	rx, err := rawsock.NewReceiver(0, filter, 64, 256)
 	if err != nil {
-		tx.Close()
+		closeAll()
 		return nil, fmt.Errorf("probe: SYN scan: %w", err)
 	}
 	ss := &SYNSession{
 		cfg:     cfg,
 		hash:    cookie.New(key),
 		pending: map[route.NextHop][]pendingProbe{},
-		tx:      tx,
+		senders: senders,
+		tx:      senders[0],
 		rx:      rx,
 		deliver: deliver,
 		done:    make(chan struct{}),
+	}
+	if cfg.SendWorkers > 0 {
+		ss.free = make(chan *rawsock.Sender, nsend)
+		ss.work = make(chan *rawsock.Sender, nsend)
+		for _, t := range senders[1:] {
+			ss.free <- t
+		}
+		for range cfg.SendWorkers {
+			ss.workers.Add(1)
+			go ss.sendWorker()
+		}
 	}
 	cc.Resolved = ss.resolved
 	ss.routes = route.NewCache(cc)
@@ -114,13 +141,23 @@ type SYNSession struct {
 
 	mu      sync.Mutex                       // guards everything below, the send side
 	pending map[route.NextHop][]pendingProbe // probes waiting for ARP/NDP
-	tx      *rawsock.Sender
-	lo4     *rawsock.IP4 // opened on first use, for IPv4 targets on this host
+	tx      *rawsock.Sender                  // the batch being filled
+	lo4     *rawsock.IP4                     // opened on first use, for IPv4 targets on this host
 	lo4buf  [packet.SYNLen4]byte
 	tmpls   []*packet.SYN // one per source address
 	timer   *time.Timer
 	err     error // a failed background flush, reported by the next Send or Flush
 	closed  bool
+
+	// Asynchronous sending (SendWorkers > 0): full batches go to work,
+	// workers send them and put them back on free.
+	senders  []*rawsock.Sender
+	free     chan *rawsock.Sender
+	work     chan *rawsock.Sender
+	inflight sync.WaitGroup // batches handed to workers, not yet sent
+	workers  sync.WaitGroup
+	errMu    sync.Mutex
+	asyncErr error // first error of a worker
 
 	sent, skipped, received, forged, ignored, delivered atomic.Uint64
 }
@@ -167,9 +204,7 @@ func (s *SYNSession) Send(p Probe) error {
 	if s.closed {
 		return errors.New("probe: send on closed SYN session")
 	}
-	if s.err != nil {
-		err := s.err
-		s.err = nil
+	if err := s.takeErr(); err != nil {
 		return err
 	}
 	hop, nh, err := s.routes.TryHop(dst)
@@ -211,7 +246,7 @@ func (s *SYNSession) resolved(nh route.NextHop) {
 		}
 	}
 	if s.tx.Len() > 0 {
-		if err := s.flushLocked(); err != nil && s.err == nil {
+		if err := s.flushLocked(false); err != nil && s.err == nil {
 			s.err = err
 		}
 	}
@@ -229,7 +264,7 @@ func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 		return s.sendLocal4(tmpl, dst, sport, dport, seq)
 	}
 	if s.tx.Full() {
-		if err := s.flushLocked(); err != nil {
+		if err := s.flushLocked(false); err != nil {
 			return err
 		}
 	}
@@ -245,7 +280,7 @@ func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 	s.tx.Commit(n, &d)
 	switch {
 	case s.tx.Full():
-		return s.flushLocked()
+		return s.flushLocked(false)
 	case s.tx.Len() == 1:
 		s.timer.Reset(s.cfg.FlushDelay)
 	}
@@ -289,30 +324,76 @@ func (s *SYNSession) template(src netip.Addr) (*packet.SYN, error) {
 	return t, nil
 }
 
-// Flush sends every queued probe now. The engine calls it (through
-// Flusher) before it waits, so that no probe sits in a partial batch.
+// Flush sends every queued probe now and returns once the kernel has them.
+// The engine calls it (through Flusher) before it waits, so that no probe
+// sits in a partial batch.
 func (s *SYNSession) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
-		err := s.err
-		s.err = nil
-		return err
-	}
 	if s.closed {
 		return nil
 	}
-	return s.flushLocked()
+	err := s.flushLocked(true)
+	if e := s.takeErr(); err == nil {
+		err = e
+	}
+	return err
 }
 
-func (s *SYNSession) flushLocked() error {
+// takeErr returns and clears the first error of a background send.
+// Called with s.mu held.
+func (s *SYNSession) takeErr() error {
+	if err := s.err; err != nil {
+		s.err = nil
+		return err
+	}
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	err := s.asyncErr
+	s.asyncErr = nil
+	return err
+}
+
+// flushLocked sends the batch being filled: itself, or through a worker
+// (then waiting for every batch in flight when wait is set). Called with
+// s.mu held.
+func (s *SYNSession) flushLocked(wait bool) error {
 	s.timer.Stop()
-	n, err := s.tx.Flush()
-	s.sent.Add(uint64(n))
-	if err != nil {
-		return fmt.Errorf("probe: SYN send: %w", err)
+	if s.work == nil {
+		n, err := s.tx.Flush()
+		s.sent.Add(uint64(n))
+		if err != nil {
+			return fmt.Errorf("probe: SYN send: %w", err)
+		}
+		return nil
+	}
+	if s.tx.Len() > 0 {
+		s.inflight.Add(1)
+		s.work <- s.tx
+		s.tx = <-s.free // waits while every other batch is being sent
+	}
+	if wait {
+		s.inflight.Wait()
 	}
 	return nil
+}
+
+// sendWorker sends the batches Send filled.
+func (s *SYNSession) sendWorker() {
+	defer s.workers.Done()
+	for tx := range s.work {
+		n, err := tx.Flush()
+		s.sent.Add(uint64(n))
+		if err != nil {
+			s.errMu.Lock()
+			if s.asyncErr == nil {
+				s.asyncErr = fmt.Errorf("probe: SYN send: %w", err)
+			}
+			s.errMu.Unlock()
+		}
+		s.free <- tx // before Done, so that a Flush finds every batch free
+		s.inflight.Done()
+	}
 }
 
 func (s *SYNSession) timerFlush() {
@@ -321,7 +402,7 @@ func (s *SYNSession) timerFlush() {
 	if s.closed || s.tx.Len() == 0 {
 		return
 	}
-	if err := s.flushLocked(); err != nil && s.err == nil {
+	if err := s.flushLocked(false); err != nil && s.err == nil {
 		s.err = err
 	}
 }
@@ -352,10 +433,22 @@ func (s *SYNSession) Close() error {
 		<-s.done
 		return nil
 	}
-	ferr := s.flushLocked()
+	ferr := s.flushLocked(true)
+	if ferr == nil {
+		ferr = s.takeErr()
+	}
 	s.closed = true
 	s.timer.Stop()
-	err := s.tx.Close()
+	if s.work != nil {
+		close(s.work)
+		s.workers.Wait()
+	}
+	var err error
+	for _, t := range s.senders {
+		if e := t.Close(); err == nil {
+			err = e
+		}
+	}
 	if s.lo4 != nil {
 		s.lo4.Close()
 	}
