@@ -91,6 +91,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -108,6 +109,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one kills the program at once.
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -490,8 +496,10 @@ func chooseProber(o *options) (probe.Prober, string, error) {
 			// Not allowed after all (no CAP_NET_RAW): fall back like nmap.
 		case errors.Is(err, errors.ErrUnsupported):
 			return nil, "", usagef("not yet supported: -sS on %s", runtime.GOOS)
-		default:
+		case errors.Is(err, fs.ErrPermission):
 			return nil, "", fmt.Errorf("-sS: %w", err)
+		default:
+			return nil, "", usagef("-sS: %v", err) // a bad -e or -S
 		}
 	}
 	if o.iface != "" {

@@ -24,6 +24,17 @@ import (
 	"github.com/portsense/portsense/target"
 )
 
+// TestMain lets a test run the real main (signals, exit status) by
+// re-executing the test binary with SCAN_TEST_MAIN=1.
+func TestMain(m *testing.M) {
+	if os.Getenv("SCAN_TEST_MAIN") == "1" {
+		os.Args = append([]string{"scan"}, os.Args[1:]...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
 // Every scan in these tests targets 127.0.0.1 (or 127.0.0.2), loopback only.
 
 // syncBuffer is a bytes.Buffer safe for the progress goroutine.
@@ -537,4 +548,37 @@ func FuzzParseArgs(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSIGINTWritesResumeFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT delivery to a child on windows")
+	}
+	closed := closedPorts(t, 100)
+	dir := t.TempDir()
+	state, out := filepath.Join(dir, "state.json"), filepath.Join(dir, "out.jsonl")
+	cmd := exec.Command(os.Args[0], "-sT", "--max-rate", "20", "-p", portList(closed), "--resume", state, "-oJ", out, "127.0.0.1")
+	cmd.Env = append(os.Environ(), "SCAN_TEST_MAIN=1")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The resume file is first written after a second of scanning.
+	require.Eventually(t, func() bool { _, err := os.Stat(state); return err == nil }, 30*time.Second, 20*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, stderr.String())
+	assert.Equal(t, 130, ee.ExitCode(), stderr.String())
+	assert.Contains(t, stderr.String(), "scan: interrupted")
+
+	st, err := loadResume(state)
+	require.NoError(t, err)
+	assert.False(t, st.Finished)
+	assert.Equal(t, uint64(100), st.Total)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	got := readJSONL(t, string(b))
+	assert.Less(t, len(got), 100)
+	assert.GreaterOrEqual(t, uint64(len(got)), st.Position+uint64(len(st.Done)))
 }
