@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -308,6 +309,20 @@ func (l *Lab) addHost(cfg HostConfig) (*Host, error) {
 	if err := run([]byte(host), "ip", "-n", h.Name, "-batch", "-"); err != nil {
 		return nil, err
 	}
+	// A new veth drops what it is given until the kernel's link watcher
+	// has seen its carrier (which it may put off for up to a second when
+	// links change often): the first ARP or SYN of a test would be lost.
+	if err := waitRunning("", h.Ifname); err != nil {
+		return nil, err
+	}
+	if err := waitRunning(h.Name, h.impl.hostIf); err != nil {
+		return nil, err
+	}
+	if delayed {
+		if err := waitRunning(h.impl.wire, wireScanner, wireHost); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Loss > 0 {
 		if err := h.addLoss(cfg.Loss, cfg.Both); err != nil {
 			return nil, err
@@ -352,6 +367,40 @@ func (h *Host) addLoss(loss float64, both bool) error {
 	}
 	return nil
 }
+
+// waitRunning waits until the named links of namespace ns (the caller's when
+// ns is empty) are operationally up (IFF_RUNNING), which the kernel reports
+// only after it has attached their queueing discipline.
+func waitRunning(ns string, names ...string) error {
+	check := func() error {
+		for _, n := range names {
+			ifi, err := net.InterfaceByName(n)
+			if err != nil {
+				return err
+			}
+			if ifi.Flags&net.FlagRunning == 0 {
+				return fmt.Errorf("link %s not running after %v", n, linkWait)
+			}
+		}
+		return nil
+	}
+	deadline := time.Now().Add(linkWait)
+	for {
+		var err error
+		if ns == "" {
+			err = check()
+		} else {
+			err = doNetns(ns, check)
+		}
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// linkWait bounds waitRunning; the link watcher's own delay is at most 1 s.
+const linkWait = 5 * time.Second
 
 // peerName is the name of the scanner veth's peer: the host interface, or
 // the wire's scanner end when a delay bridge sits between.
