@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -29,8 +30,9 @@ type CampaignConfig struct {
 	// Settle is the quiet time after the last member joined before the
 	// campaign is reported (again, if it grew). Default 30 s.
 	Settle time.Duration
-	// StartSpread is how far apart members may start: the parts of one
-	// job are launched together. Default 5 min.
+	// StartSpread is the largest gap between the start times of
+	// consecutive members: the parts of one job are launched together,
+	// and a later cluster is reported on its own. Default 5 min.
 	StartSpread time.Duration
 	// Window is the idle time after which a member no longer counts.
 	// Default 10 min.
@@ -260,7 +262,6 @@ func (c *campaigns) due(e *engine, now int64) {
 func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 	now := at.UnixNano()
 	var q [campMax]int
-	var st [campMax]*srcState
 	nq := 0
 	for i := 0; i < p.n; i++ {
 		m := &p.members[i]
@@ -270,33 +271,33 @@ func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 		// A member concentrates on this prefix (a slice of one job), is
 		// still tracked, and does not move in lockstep (decoys).
 		ms := e.table.get(e.hash.addr(m.addr), m.addr)
-		if ms == nil || 2*m.fails < ms.fails || 3*ms.fails < 2*ms.attempts || c.lockstep(e, m.addr) {
+		if ms == nil || 2*m.fails < ms.fails || 2*ms.fails < ms.attempts || c.lockstep(e, m.addr) {
 			continue
 		}
-		q[nq], st[nq] = i, ms
+		q[nq] = i
 		nq++
 	}
-	// drop members that duplicate another's targets, or whose activity
-	// overlaps no other member's in time
+	// Members of one job start together: cluster by start time and
+	// report the cluster that holds the newest member.
+	slices.SortFunc(q[:nq], func(a, b int) int { return cmp.Compare(p.members[a].first, p.members[b].first) })
+	for i := 1; i < nq; i++ {
+		if p.members[q[i]].first-p.members[q[i-1]].first > int64(c.cfg.StartSpread) {
+			copy(q[:], q[i:nq])
+			nq -= i
+			i = 0
+		}
+	}
+	// drop members that duplicate another's targets
 	var keep [campMax]bool
 	for i := 0; i < nq; i++ {
 		mi := &p.members[q[i]]
 		keep[i] = true
-		concurrent := false
 		for j := 0; j < nq; j++ {
-			if i == j {
-				continue
-			}
-			mj := &p.members[q[j]]
-			if overlap(&mi.bits, &mj.bits) > c.cfg.MaxOverlap {
+			if i != j && overlap(&mi.bits, &p.members[q[j]].bits) > c.cfg.MaxOverlap {
 				keep[i] = false
 				break
 			}
-			if mi.first <= mj.last && mj.first <= mi.last && abs64(mi.first-mj.first) <= int64(c.cfg.StartSpread) {
-				concurrent = true
-			}
 		}
-		keep[i] = keep[i] && concurrent
 	}
 	total, n, top, fresh := 0, 0, -1, false
 	for i := 0; i < nq; i++ {

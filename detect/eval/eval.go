@@ -55,12 +55,13 @@ type Result struct {
 
 	PeakMemory    int
 	DecoyScans    int
-	DecoyNamed    int // KindDecoy named the real source
+	DecoyNamed    int // KindDecoy named the real source (a decoy scan counts as detected when a KindDecoy lists its real source at all)
 	DecoysBlocked int // decoy addresses reported as scanners
 	FloodSources  int
 	FloodReported int
 	Campaigns     int
 	Linked        int // one KindDistributed listed every member
+	BadLinks      int // KindDistributed events listing a source of another actor
 	Classified    int // single-source scanners with a KindScan
 	ShapeOK       int
 	TypeOK        int
@@ -127,6 +128,7 @@ func Score(tr *Traffic, events []detect.Event) Result {
 	}
 	firstScan := map[netip.Addr]detect.Event{}
 	named := map[netip.Addr]bool{}
+	grouped := map[netip.Addr]time.Time{}
 	var groups [][]netip.Addr
 	for _, e := range events {
 		switch e.Kind {
@@ -141,8 +143,34 @@ func Score(tr *Traffic, events []detect.Event) Result {
 			}
 			groups = append(groups, e.Sources)
 		case detect.KindDecoy:
-			flag(e.Source, e.Time)
-			named[e.Source] = true
+			// Source is the one to block; the group as a whole counts
+			// as detected even when no member could be named.
+			if e.Source.IsValid() {
+				flag(e.Source, e.Time)
+				named[e.Source] = true
+			}
+			for _, s := range append([]netip.Addr{e.Source}, e.Sources...) {
+				if t, ok := grouped[s]; !ok || e.Time.Before(t) {
+					grouped[s] = e.Time
+				}
+			}
+		}
+	}
+	owner := map[netip.Addr]*Actor{}
+	for _, a := range tr.Actors {
+		for _, s := range a.Sources {
+			owner[s] = a
+		}
+		for _, s := range a.Decoys {
+			owner[s] = a
+		}
+	}
+	for _, g := range groups {
+		for _, s := range g {
+			if o := owner[s]; o == nil || o.Kind != "distributed" || o != owner[g[0]] {
+				r.BadLinks++
+				break
+			}
 		}
 	}
 	scannerSrc := map[netip.Addr]bool{}
@@ -208,6 +236,9 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		var when time.Time
 		for _, s := range a.Sources {
 			if t, ok := flagged[s]; ok && (when.IsZero() || t.Before(when)) {
+				when = t
+			}
+			if t, ok := grouped[s]; ok && a.Kind == "decoy" && (when.IsZero() || t.Before(when)) {
 				when = t
 			}
 		}
@@ -294,16 +325,16 @@ func typeName(t detect.ScanType) string {
 // Table formats results as a fixed-width text table.
 func Table(rs []Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-15s %7s %9s %9s %11s %7s %6s %9s %9s %15s %9s %7s %7s %7s %7s %9s\n",
+	fmt.Fprintf(&b, "%-15s %7s %9s %9s %11s %7s %6s %9s %9s %15s %9s %7s %7s %7s %7s %7s %9s\n",
 		"detector", "recall", "fast", "slow", "FP(benign)", "FP%", "prec", "att wire", "att ansd", "TTD med/p95",
-		"peakMiB", "decoyOK", "blocked", "flood", "linked", "shape,type ok")
+		"peakMiB", "decoyOK", "blocked", "flood", "linked", "badlink", "shape,type ok")
 	for i := range rs {
 		r := &rs[i]
-		fmt.Fprintf(&b, "%-15s %6.1f%% %4d/%-4d %4d/%-4d %5d/%-5d %6.3f%% %6.3f %4.0f/%-4.0f %4.0f/%-4.0f %7s/%-7s %9.2f %3d/%-3d %7d %7d %3d/%-3d %3d,%3d/%-3d\n",
+		fmt.Fprintf(&b, "%-15s %6.1f%% %4d/%-4d %4d/%-4d %5d/%-5d %6.3f%% %6.3f %4.0f/%-4.0f %4.0f/%-4.0f %7s/%-7s %9.2f %3d/%-3d %7d %7d %3d/%-3d %7d %3d,%3d/%-3d\n",
 			r.Name, 100*r.Recall(), r.FastDetected, r.Fast, r.SlowDetected, r.Slow, r.FalsePos, r.Benign,
 			100*r.FPRate(), r.Precision(), r.AttemptsMedian, r.AttemptsP95, r.AnsweredMedian, r.AnsweredP95,
 			short(r.TTDMedian), short(r.TTDP95), float64(r.PeakMemory)/(1<<20),
-			r.DecoyNamed, r.DecoyScans, r.DecoysBlocked, r.FloodReported, r.Linked, r.Campaigns,
+			r.DecoyNamed, r.DecoyScans, r.DecoysBlocked, r.FloodReported, r.Linked, r.Campaigns, r.BadLinks,
 			r.ShapeOK, r.TypeOK, r.Classified)
 	}
 	return b.String()

@@ -176,7 +176,11 @@ func Generate(s Scenario) *Traffic {
 		add(g.evader(s.Duration))
 	}
 	for i, k := range s.Distributed {
-		add(g.distributed(k, i%2 == 0, s.Duration))
+		// campaigns get their own time slots: two campaigns on one /24 at
+		// once are reported as one (a known limitation, not what this
+		// measures)
+		slot := s.Duration / 2 / time.Duration(len(s.Distributed))
+		add(g.distributed(k, i%2 == 0, time.Duration(i)*slot, slot/2))
 	}
 	for _, d := range s.Decoys {
 		add(g.decoyScan(d, s.Duration))
@@ -465,13 +469,7 @@ func (g *gen) pick(list []netip.Addr) netip.Addr {
 func (g *gen) webClient(d time.Duration) *Actor {
 	src := g.newSource(g.rng.IntN(10) == 0)
 	a := &Actor{Role: Benign, Kind: "web", Sources: []netip.Addr{src}}
-	webs := g.web
-	if src.Is6() {
-		webs = filter(g.web, false)
-	}
-	if len(webs) == 0 {
-		webs = g.web
-	}
+	webs := filter(g.web, src.Is4())
 	sessions := 1 + g.rng.IntN(5)
 	for range sessions {
 		t := g.at(time.Duration(g.rng.Int64N(int64(d))))
@@ -486,7 +484,7 @@ func (g *gen) webClient(d time.Duration) *Actor {
 				t = t.Add(time.Duration(200+g.rng.IntN(5000)) * time.Millisecond)
 			}
 		}
-		if g.rng.IntN(20) == 0 { // a stale bookmark: one dark or closed host
+		if src.Is4() && g.rng.IntN(20) == 0 { // a stale bookmark: one dark or closed host
 			g.connect(t, src, g.ephemeral(), g.live[g.rng.IntN(len(g.live))], 443, followClient, ttlOf(src), 2)
 		}
 	}
@@ -528,8 +526,10 @@ func (g *gen) monitor(d time.Duration) *Actor {
 	src := g.newSource(false)
 	a := &Actor{Role: Benign, Kind: "monitor", Sources: []netip.Addr{src}}
 	var list []svc
-	for range 27 {
-		list = append(list, g.svcs[g.rng.IntN(len(g.svcs))])
+	for len(list) < 27 {
+		if s := g.svcs[g.rng.IntN(len(g.svcs))]; s.addr.Is4() {
+			list = append(list, s)
+		}
 	}
 	for range 3 { // dead checks
 		list = append(list, svc{g.live[g.rng.IntN(len(g.live))], 9100})
@@ -771,7 +771,7 @@ func (g *gen) evader(d time.Duration) *Actor {
 
 // distributed splits one scan (a host's ports, or a /24 on one port)
 // into k disjoint slices probed at the same time by k sources.
-func (g *gen) distributed(k int, vertical bool, d time.Duration) *Actor {
+func (g *gen) distributed(k int, vertical bool, from, spread time.Duration) *Actor {
 	a := &Actor{Role: Scanner, Kind: "distributed", Type: detect.ScanSYN, Gap: 100 * time.Millisecond}
 	for range k {
 		a.Sources = append(a.Sources, g.newSource(false))
@@ -789,7 +789,7 @@ func (g *gen) distributed(k int, vertical bool, d time.Duration) *Actor {
 			tg = append(tg, svc{netip.AddrFrom4([4]byte{198, 18, third, byte(i + 1)}), port})
 		}
 	}
-	start := g.at(time.Duration(g.rng.Int64N(int64(d / 2))))
+	start := g.at(from + time.Duration(g.rng.Int64N(int64(spread))))
 	for m, src := range a.Sources {
 		t := start.Add(time.Duration(g.rng.IntN(2000)) * time.Millisecond)
 		sport := g.ephemeral()
