@@ -508,3 +508,35 @@ func TestSYNOnLinkDeadHosts(t *testing.T) {
 		t.Errorf("Send to a dead neighbour: %v, want ErrTargetSkipped", err)
 	}
 }
+
+// TestSYNFlushTimer sends a single probe without calling Flush: the
+// partial batch must still go out after FlushDelay.
+func TestSYNFlushTimer(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.AddHost(netlab.HostConfig{})
+	h.ListenTCP(t, 80)
+	wait := func(col *collector, tg target.Target) (Reply, bool) {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if r, ok := col.reply(tg); ok {
+				return r, true
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return Reply{}, false
+	}
+	for _, workers := range []int{-1, 2} {
+		s, col := openSYN(t, &SYNConfig{SendWorkers: workers, FlushDelay: time.Millisecond})
+		// The first probe waits for neighbour discovery, which flushes by
+		// itself; the second finds the neighbour cached and only the
+		// timer sends it.
+		for _, port := range []uint16{80, 81} {
+			if err := s.Send(Probe{Target: tcp(h.Addr6, port)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := wait(col, tcp(h.Addr6, port)); !ok {
+				t.Errorf("workers %d: no reply from port %d without Flush", workers, port)
+			}
+		}
+	}
+}
