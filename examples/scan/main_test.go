@@ -179,9 +179,32 @@ func TestSYNScanStates(t *testing.T) {
 	}
 	open, closed := openPorts(t, 2), closedPorts(t, 3)
 	// No -sT or -sS: as root on Linux the default is a SYN scan.
-	code, stdout, stderr := runScan(t, t.Context(), "-p", portList(open, closed), "-oJ", "-", "127.0.0.1")
+	xmlFile := filepath.Join(t.TempDir(), "syn.xml")
+	code, stdout, stderr := runScan(t, t.Context(), "-p", portList(open, closed), "-oJ", "-", "-oX", xmlFile, "127.0.0.1")
 	require.Equal(t, 0, code, stderr)
 	checkStates(t, byPort(t, readJSONL(t, stdout)), open, closed, result.SynAck, result.Reset)
+	b, err := os.ReadFile(xmlFile)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `<scaninfo type="syn" protocol="tcp" numservices="5"`)
+	validateXML(t, xmlFile)
+}
+
+func TestConnectScanIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer ln.Close()
+	open := uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln2, err := net.Listen("tcp6", "[::1]:0")
+	require.NoError(t, err)
+	closed := uint16(ln2.Addr().(*net.TCPAddr).Port)
+	ln2.Close()
+	code, stdout, stderr := runScan(t, t.Context(), "-sT", "-p", portList([]uint16{open, closed}), "-oJ", "-", "::1")
+	require.Equal(t, 0, code, stderr)
+	got := byPort(t, readJSONL(t, stdout))
+	checkStates(t, got, []uint16{open}, []uint16{closed}, result.SynAck, result.ConnRefused)
+	assert.Equal(t, "::1", got[open].Target.Addr().String())
 }
 
 func TestXMLValidatesAgainstDTD(t *testing.T) {
@@ -199,6 +222,13 @@ func TestXMLValidatesAgainstDTD(t *testing.T) {
 	assert.Contains(t, doc, fmt.Sprintf(`portid="%d"><state state="open" reason="syn-ack"`, open[0]))
 	assert.Contains(t, doc, `<extraports state="closed" count="30">`)
 
+	validateXML(t, xmlFile)
+}
+
+// validateXML checks file against nmap.dtd with xmllint, skipping the test
+// when either is missing.
+func validateXML(t *testing.T, file string) {
+	t.Helper()
 	const dtd = "/usr/share/nmap/nmap.dtd"
 	xmllint, err := exec.LookPath("xmllint")
 	if err != nil {
@@ -207,7 +237,7 @@ func TestXMLValidatesAgainstDTD(t *testing.T) {
 	if _, err := os.Stat(dtd); err != nil {
 		t.Skipf("%s missing (nmap not installed): cannot validate", dtd)
 	}
-	outb, err := exec.Command(xmllint, "--noout", "--dtdvalid", dtd, xmlFile).CombinedOutput()
+	outb, err := exec.Command(xmllint, "--noout", "--dtdvalid", dtd, file).CombinedOutput()
 	assert.NoError(t, err, "xmllint: %s", outb)
 }
 
