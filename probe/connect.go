@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/portsense/portsense/result"
@@ -70,8 +69,10 @@ func (c *Connect) attempts() int {
 	return fdBudget()
 }
 
-// Open starts a session. Each probe runs on its own goroutine; Close
-// cancels attempts still running and waits for them.
+// Open starts a session. On Linux one poller goroutine waits for all
+// connection attempts with epoll; elsewhere each attempt runs on its own
+// goroutine. Close abandons attempts still running and waits until deliver
+// is no longer called.
 func (c *Connect) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	if deliver == nil {
 		return nil, errors.New("probe: connect: nil deliver function")
@@ -79,62 +80,23 @@ func (c *Connect) Open(ctx context.Context, deliver func(Reply)) (Session, error
 	if c.cfg.Source.IsValid() && c.cfg.Source.Zone() != "" {
 		return nil, errors.New("probe: connect: source address must not have a zone")
 	}
-	n := c.attempts()
-	sctx, cancel := context.WithCancel(context.Background())
-	return &connectSession{
-		cfg:     c.cfg,
-		deliver: deliver,
-		ctx:     sctx,
-		cancel:  cancel,
-		// The engine keeps at most n/2 targets outstanding, each with at
-		// most two attempts alive; leave headroom for stragglers.
-		slots: make(chan struct{}, n+16),
-	}, nil
+	return openConnectSession(c.cfg, c.attempts(), deliver)
 }
 
-type connectSession struct {
-	cfg     ConnectConfig
-	deliver func(Reply)
-	ctx     context.Context
-	cancel  context.CancelFunc
-	slots   chan struct{}
-	wg      sync.WaitGroup
-	closeMu sync.Once
+// attemptTimeout is how long one connection attempt may live: past the
+// engine's timeout, so that if the engine retransmits because the machine
+// was busy, the first answer still arrives, names its try, and teaches the
+// engine a longer timeout.
+func attemptTimeout(p Probe) time.Duration {
+	if p.Timeout <= 0 {
+		return time.Second
+	}
+	return 2 * p.Timeout
 }
 
-func (s *connectSession) Send(p Probe) error {
+func checkConnectTarget(p Probe) error {
 	if p.Target.Port.Proto != target.TCP {
 		return errors.New("probe: connect: target " + p.Target.String() + " is not tcp")
 	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-s.ctx.Done():
-		return errors.New("probe: connect: session closed")
-	}
-	// An attempt outlives the engine's timeout: if the engine retransmits
-	// because this goroutine ran late on a busy machine, the answer still
-	// arrives, names its try, and teaches the engine a longer timeout.
-	timeout := 2 * p.Timeout
-	if timeout <= 0 {
-		timeout = time.Second
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() { <-s.slots }()
-		st, reason, from, ok := connectOnce(s.ctx, s.cfg.Source, p.Target.AddrPort(), timeout)
-		if !ok || s.ctx.Err() != nil {
-			return
-		}
-		s.deliver(Reply{Target: p.Target, Try: p.Try, State: st, Reason: reason, Time: time.Now(), From: from})
-	}()
-	return nil
-}
-
-func (s *connectSession) Close() error {
-	s.closeMu.Do(func() {
-		s.cancel()
-		s.wg.Wait()
-	})
 	return nil
 }
