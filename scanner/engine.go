@@ -79,6 +79,7 @@ type engine struct {
 	st          Stats
 	lastPublish time.Time
 	lastSent    uint64
+	lost        uint64 // lowest position whose result could not be delivered
 }
 
 func newEngine(ctx context.Context, s *Scanner, it *target.Iter, sc *Scan) (*engine, error) {
@@ -94,6 +95,7 @@ func newEngine(ctx context.Context, s *Scanner, it *target.Iter, sc *Scan) (*eng
 		rtt:      rttEstimator{initial: p.initialRTO, minRTO: p.minRTO, maxRTO: p.maxRTO},
 		start:    time.Now(),
 		startPos: it.Pos(),
+		lost:     math.MaxUint64,
 	}
 	e.maxWindow = max(p.maxWindow, 1)
 	for _, pr := range s.probers {
@@ -464,11 +466,16 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 }
 
 func (e *engine) finish(ctx context.Context, ent *entry, r result.Result) error {
+	pos := ent.pos
 	e.release(ent)
 	select {
 	case e.scan.results <- r:
 		return nil
 	case <-ctx.Done():
+		// The result never reached the reader: a resumed scan must probe
+		// this target again.
+		e.st.Done--
+		e.lost = min(e.lost, pos)
 		return ctx.Err()
 	}
 }
@@ -535,7 +542,7 @@ func (e *engine) publish(now time.Time, final bool) {
 	if math.IsInf(st.Rate, 0) || math.IsNaN(st.Rate) {
 		st.Rate = 0
 	}
-	st.Position = e.it.Pos()
+	st.Position = min(e.it.Pos(), e.lost)
 	for _, ent := range e.inflight {
 		st.Position = min(st.Position, ent.pos)
 	}
