@@ -1,7 +1,6 @@
 package netlab
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -49,7 +48,9 @@ const (
 
 // BridgeStats reports the delay bridge's counters (zero without a bridge).
 func (h *Host) BridgeStats() BridgeStats {
+	h.impl.mu.Lock()
 	b := h.impl.bridge
+	h.impl.mu.Unlock()
 	if b == nil {
 		return BridgeStats{}
 	}
@@ -238,10 +239,11 @@ func (d *bridgeDir) read() {
 			return // closed
 		}
 		if rerr != nil {
-			if errors.Is(rerr, unix.EINTR) || errors.Is(rerr, unix.ENETDOWN) {
-				continue
+			switch rerr {
+			case unix.EINTR, unix.ENETDOWN, unix.ENOBUFS, unix.ENOMEM:
+				continue // transient
 			}
-			return
+			return // the socket is unusable; stats show forwarding stopped
 		}
 		if n > len(buf) {
 			d.dropped.Add(1)
