@@ -74,6 +74,11 @@ type engine struct {
 	hostFirst map[netip.Addr]time.Time // only with a host timeout
 	hostGone  map[netip.Addr]bool
 
+	// proxy counts, per host with an open TCP port, the ports probed since
+	// and how many were open, to flag hosts that answer every SYN. Only
+	// kept when a host gets enough ports for the test to mean anything.
+	proxy map[netip.Addr]*proxyCount
+
 	start       time.Time
 	startPos    uint64
 	st          Stats
@@ -82,7 +87,7 @@ type engine struct {
 	lost        uint64 // lowest position whose result could not be delivered
 }
 
-func newEngine(ctx context.Context, s *Scanner, it *target.Iter, sc *Scan) (*engine, error) {
+func newEngine(ctx context.Context, s *Scanner, space *target.Space, it *target.Iter, sc *Scan) (*engine, error) {
 	p := s.cfg.params
 	e := &engine{
 		cfg:      s.cfg,
@@ -110,6 +115,9 @@ func newEngine(ctx context.Context, s *Scanner, it *target.Iter, sc *Scan) (*eng
 			burst = 1
 		}
 		e.limiter = rate.NewLimiter(rate.Limit(lim), burst)
+	}
+	if space.Ports().Len() >= 100 {
+		e.proxy = map[netip.Addr]*proxyCount{}
 	}
 	if s.cfg.hostTimeout > 0 {
 		e.hostFirst = map[netip.Addr]time.Time{}
@@ -468,6 +476,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 func (e *engine) finish(ctx context.Context, ent *entry, r result.Result) error {
 	pos := ent.pos
 	e.release(ent)
+	e.proxyCheck(r)
 	select {
 	case e.scan.results <- r:
 		return nil
@@ -551,4 +560,42 @@ func (e *engine) publish(now time.Time, final bool) {
 	e.scan.mu.Lock()
 	e.scan.stats = st
 	e.scan.mu.Unlock()
+}
+
+type proxyCount struct {
+	open, probed int
+	flagged      bool
+}
+
+// maxProxyHosts caps the SYN-proxy bookkeeping; hosts past it go unchecked.
+const maxProxyHosts = 1 << 16
+
+// proxyCheck flags a host whose ports nearly all answer "open": a SYN
+// proxy or tarpit answering for it, not a host with that many services.
+func (e *engine) proxyCheck(r result.Result) {
+	if e.proxy == nil || r.Proto != target.TCP {
+		return
+	}
+	a := r.Target.Addr()
+	c := e.proxy[a]
+	if c == nil {
+		if r.State != result.Open || len(e.proxy) >= maxProxyHosts {
+			return
+		}
+		c = &proxyCount{}
+		e.proxy[a] = c
+	}
+	c.probed++
+	if r.State == result.Open {
+		c.open++
+	}
+	if !c.flagged && c.probed >= 1000 && probe.SynProxySuspect(c.open, c.probed) {
+		c.flagged = true
+		e.scan.mu.Lock()
+		e.scan.hosts = append(e.scan.hosts, result.Host{
+			Addr: a, State: result.HostUp, Reason: result.SynAck, Time: r.Time,
+			Warnings: []string{fmt.Sprintf("syn-proxy: %d of %d probed ports answered as open; a middlebox may be answering for this host", c.open, c.probed)},
+		})
+		e.scan.mu.Unlock()
+	}
 }

@@ -68,7 +68,7 @@ func (s *Scanner) Start(ctx context.Context, space *target.Space) (*Scan, error)
 		return nil, err
 	}
 	sc := &Scan{results: make(chan result.Result, 256), done: make(chan struct{}), progress: make(chan struct{})}
-	e, err := newEngine(ctx, s, it, sc)
+	e, err := newEngine(ctx, s, space, it, sc)
 	if err != nil {
 		return nil, err
 	}

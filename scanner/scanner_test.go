@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"net/netip"
 	"runtime"
 	"sync"
 	"testing"
@@ -354,4 +355,26 @@ func requireGoroutinesBack(t *testing.T, before int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestSynProxyFlagged(t *testing.T) {
+	sp := space(t, "198.18.0.1-2", "1-2000")
+	proxy := netip.MustParseAddr("198.18.0.2")
+	net := &fakeNet{state: func(tg target.Target) result.State {
+		if tg.Addr == proxy {
+			return result.Open // answers every SYN
+		}
+		return labState(tg)
+	}}
+	s, err := New(net, WithRTTTimeouts(0, 5*time.Millisecond, 0))
+	require.NoError(t, err)
+	sc, err := s.Start(context.Background(), sp)
+	require.NoError(t, err)
+	collect(t, sc)
+	require.NoError(t, sc.Wait())
+	hosts := sc.Hosts()
+	require.Len(t, hosts, 1, "only the proxy is flagged, not the host with a few open ports")
+	assert.Equal(t, proxy, hosts[0].Addr)
+	require.Len(t, hosts[0].Warnings, 1)
+	assert.Contains(t, hosts[0].Warnings[0], "syn-proxy")
 }
