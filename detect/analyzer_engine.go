@@ -113,7 +113,12 @@ func (e *engine) weight(s *srcState) float64 {
 
 func (e *engine) observe(o *Observation, emit func(Event)) {
 	e.emit = emit
-	e.tick(o.Time.UnixNano())
+	n := o.Time.UnixNano()
+	e.tick(n)
+	for e.tracker.advance(n) {
+		e.drain()
+	}
+	e.drain()
 	if e.camp != nil {
 		e.camp.probe(e, o)
 	}
@@ -126,7 +131,9 @@ func (e *engine) advance(now time.Time, emit func(Event)) {
 	e.emit = emit
 	n := now.UnixNano()
 	e.tick(n)
-	e.tracker.advance(n)
+	for e.tracker.advance(n) {
+		e.drain()
+	}
 	e.drain()
 	if e.camp != nil {
 		e.camp.due(e, n)

@@ -198,7 +198,7 @@ func NewOutcomeTracker(cfg *OutcomeConfig) *OutcomeTracker {
 		timeout: int64(c.Timeout),
 		follow:  int64(c.FollowUpWait),
 		window:  int64(c.MemoryWindow),
-		out:     make([]Contact, 0, 64),
+		out:     make([]Contact, 0, 2*outBatch),
 	}
 }
 
@@ -206,13 +206,18 @@ func NewOutcomeTracker(cfg *OutcomeConfig) *OutcomeTracker {
 // became known (including contacts that timed out by o.Time). The *Contact
 // is only valid during the call.
 func (t *OutcomeTracker) Observe(o *Observation, report func(*Contact)) {
+	for t.advance(o.Time.UnixNano()) {
+		t.flush(report)
+	}
 	t.observe(o)
 	t.flush(report)
 }
 
 // Advance expires contacts whose answer is overdue at packet time now.
 func (t *OutcomeTracker) Advance(now time.Time, report func(*Contact)) {
-	t.advance(now.UnixNano())
+	for t.advance(now.UnixNano()) {
+		t.flush(report)
+	}
 	t.flush(report)
 }
 
@@ -271,10 +276,19 @@ func (t *OutcomeTracker) slotIndex(h uint64, s *pendingSlot) int {
 	return base
 }
 
-func (t *OutcomeTracker) advance(now int64) {
+// outBatch bounds the contacts collected before the caller must drain
+// them, so that a mass expiry never grows the output buffer.
+const outBatch = 64
+
+// advance expires overdue contacts; it returns true when it stopped
+// because the output buffer is full and must be drained first.
+func (t *OutcomeTracker) advance(now int64) bool {
 	for r := range t.rings {
 		ex := &t.rings[r]
 		for ex.head != ex.tail {
+			if len(t.out) >= outBatch {
+				return true
+			}
 			rec := ex.recs[ex.head&ex.mask]
 			if rec.deadline > now {
 				break
@@ -283,6 +297,7 @@ func (t *OutcomeTracker) advance(now int64) {
 			t.expire(rec)
 		}
 	}
+	return false
 }
 
 func (t *OutcomeTracker) expire(rec ringRec) {
@@ -391,7 +406,6 @@ func (t *OutcomeTracker) observe(o *Observation) {
 	} else if now-t.seen.start >= t.window {
 		t.seen.rotate(now)
 	}
-	t.advance(now)
 	switch o.Proto {
 	case target.TCP:
 		t.tcp(o, now)

@@ -7,34 +7,18 @@ type shapeState struct {
 	synRST               uint16 // SYN-ACKs answered with RST: half-open scanning
 }
 
-// shapeMany is the distinct count above which a dimension is "many".
-const shapeMany = 3
-
-func (e *engine) shapeAdd(s *srcState, c *Contact) {
-	hd := e.hash.addr(c.Dst)
-	s.shape.hosts.add(hd)
-	s.shape.ports.add(uint64(c.DstPort)<<8 | uint64(c.Proto))
-	if c.Outcome.Failed() {
-		s.shape.failed.add(hd ^ mix64(uint64(c.DstPort)<<8|uint64(c.Proto)))
-	}
-	if c.Type <= ScanUDP && s.shape.types[c.Type] < 0xffff {
-		s.shape.types[c.Type]++
-	}
-	if c.FollowUp == FollowRST && s.shape.synRST < 0xffff {
-		s.shape.synRST++
-	}
-}
-
-// shape classifies the geometry: one or two hosts → vertical, one or two
-// ports → horizontal, many of both → block.
+// shape classifies the geometry: one host (or far more ports than hosts)
+// → vertical, one port (or far more hosts than ports) → horizontal, else
+// block. Early in a scan the counts are small; a block scan seen after
+// four probes may touch three hosts and two ports, which is still block.
 func (s *shapeState) shape() Shape {
 	h, p := s.hosts.estimate(), s.ports.estimate()
 	switch {
 	case h <= 1 && p <= 1:
 		return ShapeUnknown
-	case h < shapeMany && p >= h:
+	case h <= 1 || p >= 4*h:
 		return ShapeVertical
-	case p < shapeMany:
+	case p <= 1 || h >= 4*p:
 		return ShapeHorizontal
 	}
 	return ShapeBlock
@@ -60,4 +44,19 @@ func (s *shapeState) scanType() ScanType {
 		return ScanSYN
 	}
 	return best
+}
+
+func (e *engine) shapeAdd(s *srcState, c *Contact) {
+	hd := e.hash.addr(c.Dst)
+	s.shape.hosts.add(hd)
+	s.shape.ports.add(uint64(c.DstPort)<<8 | uint64(c.Proto))
+	if c.Outcome.Failed() {
+		s.shape.failed.add(hd ^ mix64(uint64(c.DstPort)<<8|uint64(c.Proto)))
+	}
+	if c.Type <= ScanUDP && s.shape.types[c.Type] < 0xffff {
+		s.shape.types[c.Type]++
+	}
+	if c.FollowUp == FollowRST && s.shape.synRST < 0xffff {
+		s.shape.synRST++
+	}
 }

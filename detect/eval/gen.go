@@ -296,6 +296,14 @@ func (g *gen) newSource(v6 bool) netip.Addr {
 
 func (g *gen) at(d time.Duration) time.Time { return g.t0.Add(d) }
 
+// startIn picks a start in [0, d−span), or 0 when span does not fit.
+func (g *gen) startIn(d, span time.Duration) time.Time {
+	if d-span <= 0 {
+		return g.t0
+	}
+	return g.at(time.Duration(g.rng.Int64N(int64(d - span))))
+}
+
 // hops is a stable path length per outside source.
 func hops(a netip.Addr) int {
 	b := a.As16()
@@ -472,7 +480,7 @@ func (g *gen) webClient(d time.Duration) *Actor {
 	webs := filter(g.web, src.Is4())
 	sessions := 1 + g.rng.IntN(5)
 	for range sessions {
-		t := g.at(time.Duration(g.rng.Int64N(int64(d))))
+		t := g.startIn(d, 0)
 		for range 1 + g.rng.IntN(3) {
 			dst := g.pick(webs)
 			port := uint16(443)
@@ -506,7 +514,7 @@ func filter(list []netip.Addr, v4 bool) []netip.Addr {
 func (g *gen) crawler(d time.Duration) *Actor {
 	src := g.newSource(false)
 	a := &Actor{Role: Benign, Kind: "crawler", Sources: []netip.Addr{src}}
-	t := g.at(time.Duration(g.rng.Int64N(int64(d / 2))))
+	t := g.startIn(d, d/2)
 	targets := filter(g.web, true)
 	g.rng.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
 	for i, dst := range targets {
@@ -551,7 +559,7 @@ func (g *gen) flaky(d time.Duration) *Actor {
 	if h := g.hosts[dst]; h != nil {
 		delete(h.open, key(target.TCP, port)) // make sure it is dead
 	}
-	t := g.at(time.Duration(g.rng.Int64N(int64(d - 30*time.Minute))))
+	t := g.startIn(d, 30*time.Minute)
 	end := t.Add(20 * time.Minute)
 	for ; t.Before(end); t = t.Add(time.Duration(10+g.rng.IntN(20)) * time.Second) {
 		g.connect(t, src, g.ephemeral(), dst, port, followClient, ttlOf(src), 1)
@@ -565,7 +573,7 @@ func (g *gen) p2pClient(d time.Duration) *Actor {
 	src := g.newSource(false)
 	a := &Actor{Role: Benign, Kind: "p2p", Sources: []netip.Addr{src}}
 	n := 3 + g.rng.IntN(8)
-	t := g.at(time.Duration(g.rng.Int64N(int64(d - time.Hour))))
+	t := g.startIn(d, time.Hour)
 	var peers []netip.Addr
 	for range n {
 		peers = append(peers, g.p2p[g.rng.IntN(len(g.p2p))])
@@ -589,7 +597,7 @@ func (g *gen) dnsClient(d time.Duration) *Actor {
 	a := &Actor{Role: Benign, Kind: "dns", Sources: []netip.Addr{src}}
 	servers := filter(g.dns, true)
 	for range 5 + g.rng.IntN(20) {
-		t := g.at(time.Duration(g.rng.Int64N(int64(d))))
+		t := g.startIn(d, 0)
 		dst := servers[g.rng.IntN(len(servers))]
 		q := udpObs(t, src, dst, g.ephemeral(), 53, ttlOf(src), 40)
 		g.emit(q)
@@ -737,7 +745,7 @@ func (g *gen) singleScan(kind string, shape detect.Shape, typ detect.ScanType, g
 	src := g.newSource(v6)
 	a := &Actor{Role: Scanner, Kind: kind, Sources: []netip.Addr{src}, Shape: shape, Type: typ, Gap: gap}
 	span := time.Duration(n) * gap
-	t := g.at(time.Duration(g.rng.Int64N(int64(max(d-span, time.Minute)))))
+	t := g.startIn(d, span)
 	sport := g.ephemeral()
 	for _, s := range g.targets(shape, typ, n, v6) {
 		g.probe(t, src, sport, s.addr, s.port, typ, ttlOf(src))
@@ -753,7 +761,7 @@ func (g *gen) evader(d time.Duration) *Actor {
 	src := g.newSource(false)
 	a := &Actor{Role: Scanner, Kind: "evader", Sources: []netip.Addr{src}, Shape: detect.ShapeBlock,
 		Type: detect.ScanSYN, Gap: time.Second}
-	t := g.at(time.Duration(g.rng.Int64N(int64(d / 2))))
+	t := g.startIn(d, d/2)
 	svcs := slices.Clone(g.svcs)
 	g.rng.Shuffle(len(svcs), func(i, j int) { svcs[i], svcs[j] = svcs[j], svcs[i] })
 	probes := g.targets(detect.ShapeBlock, detect.ScanSYN, 150, false)
@@ -818,7 +826,7 @@ func (g *gen) decoyScan(d int, dur time.Duration) *Actor {
 		live[dc] = i%2 == 0
 	}
 	all := append([]netip.Addr{real}, a.Decoys...)
-	t := g.at(time.Duration(g.rng.Int64N(int64(dur / 2))))
+	t := g.startIn(dur, dur/2)
 	scanTTL := ttlOf(real)
 	sport := g.ephemeral()
 	for _, s := range g.targets(detect.ShapeVertical, detect.ScanSYN, 150, false) {
@@ -850,7 +858,7 @@ func (g *gen) decoyScan(d int, dur time.Duration) *Actor {
 // flood sends one SYN from each of n spoofed sources to random targets.
 func (g *gen) flood(n int, span, d time.Duration) *Actor {
 	a := &Actor{Role: Spoofed, Kind: "spoofed"}
-	start := g.at(time.Duration(g.rng.Int64N(int64(d - span))))
+	start := g.startIn(d, span)
 	for i := range n {
 		// 198.19.0.0/16 holds 65,536 addresses: beyond 20,000 the flood
 		// spoofs IPv6 sources (2001:db8:ffff::/48) against the v6 network.
