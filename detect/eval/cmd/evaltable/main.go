@@ -1,5 +1,6 @@
 // Command evaltable runs the detect evaluation harness and prints its
-// table. -big runs the larger scenario (10^6 spoofed flood sources).
+// table. -big runs the larger scenario (10^6 spoofed flood sources);
+// -pcap FILE also writes the generated trace as a pcap file.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 func main() {
 	big := flag.Bool("big", false, "run the large scenario")
 	seed := flag.Uint64("seed", 0, "override the scenario seed (0: keep)")
+	pcapOut := flag.String("pcap", "", "also write the generated trace to this pcap file")
 	flag.Parse()
 	s := eval.DefaultScenario()
 	if *big {
@@ -25,6 +27,19 @@ func main() {
 	t0 := time.Now()
 	tr := eval.Generate(s)
 	fmt.Fprintf(os.Stderr, "generated %d observations, %d actors in %v\n", len(tr.Obs), len(tr.Actors), time.Since(t0).Round(time.Millisecond))
+	if *pcapOut != "" {
+		f, err := os.Create(*pcapOut)
+		if err == nil {
+			err = eval.WritePcap(f, tr.Obs)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "evaltable:", err)
+			os.Exit(1)
+		}
+	}
 	var rs []eval.Result
 	for _, d := range eval.Detectors() {
 		t1 := time.Now()
