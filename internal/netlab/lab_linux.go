@@ -323,6 +323,14 @@ func (l *Lab) addHost(cfg HostConfig) (*Host, error) {
 			return nil, err
 		}
 	}
+	// IPv6 keeps even nodad addresses tentative (unusable, unanswered)
+	// until the link is ready, and finishes them in a kernel work queue.
+	if err := waitNotTentative("", h.Ifname); err != nil {
+		return nil, err
+	}
+	if err := waitNotTentative(h.Name, h.impl.hostIf); err != nil {
+		return nil, err
+	}
 	if cfg.Loss > 0 {
 		if err := h.addLoss(cfg.Loss, cfg.Both); err != nil {
 			return nil, err
@@ -399,7 +407,30 @@ func waitRunning(ns string, names ...string) error {
 	}
 }
 
-// linkWait bounds waitRunning; the link watcher's own delay is at most 1 s.
+// waitNotTentative waits until no IPv6 address of link dev in namespace ns
+// (the caller's when empty) is tentative.
+func waitNotTentative(ns, dev string) error {
+	args := []string{"-6", "addr", "show", "dev", dev, "tentative"}
+	if ns != "" {
+		args = append([]string{"-n", ns}, args...)
+	}
+	deadline := time.Now().Add(linkWait)
+	for {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		if len(bytes.TrimSpace(out)) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("link %s: IPv6 addresses still tentative after %v: %s", dev, linkWait, out)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// linkWait bounds waitRunning and waitNotTentative; the link watcher's own delay is at most 1 s.
 const linkWait = 5 * time.Second
 
 // peerName is the name of the scanner veth's peer: the host interface, or
