@@ -57,11 +57,11 @@ func readICMPError(fd int) (result.Reason, netip.Addr, bool) {
 		from := offender(m.Data[16:])
 		switch origin {
 		case unix.SO_EE_ORIGIN_ICMP:
-			if r, ok := icmp4Reason(typ, code); ok {
+			if r, ok := icmpReason(false, typ, code); ok {
 				return r, from, true
 			}
 		case unix.SO_EE_ORIGIN_ICMP6:
-			if r, ok := icmp6Reason(typ, code); ok {
+			if r, ok := icmpReason(true, typ, code); ok {
 				return r, from, true
 			}
 		}

@@ -517,7 +517,7 @@ func (s *SYNSession) handle(r *packet.Reply, b []byte, now time.Time) {
 		s.deliver(rep)
 	case packet.KindICMP:
 		q := &r.ICMPQuote
-		reason, ok := synICMPReason(r.V6, r.ICMPType, r.ICMPCode)
+		reason, ok := icmpReason(r.V6, r.ICMPType, r.ICMPCode)
 		if !ok || q.SrcPort-lo >= SYNSourcePorts {
 			s.ignored.Add(1)
 			return

@@ -52,9 +52,9 @@ func TestSYNICMPReason(t *testing.T) {
 		{true, 4, 0, 0, false},
 		{true, 128, 0, 0, false},
 	} {
-		got, ok := synICMPReason(c.v6, c.typ, c.code)
+		got, ok := icmpReason(c.v6, c.typ, c.code)
 		if got != c.want || ok != c.wantKnown {
-			t.Errorf("synICMPReason(%v, %d, %d) = %v, %v; want %v, %v", c.v6, c.typ, c.code, got, ok, c.want, c.wantKnown)
+			t.Errorf("icmpReason(%v, %d, %d) = %v, %v; want %v, %v", c.v6, c.typ, c.code, got, ok, c.want, c.wantKnown)
 		}
 	}
 }
