@@ -271,7 +271,7 @@ func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 		// A member concentrates on this prefix (a slice of one job), is
 		// still tracked, and does not move in lockstep (decoys).
 		ms := e.table.get(e.hash.addr(m.addr), m.addr)
-		if ms == nil || 2*m.fails < ms.fails || 2*ms.fails < ms.attempts || c.lockstep(e, m.addr) {
+		if ms == nil || 2*m.fails < ms.fails || 2*ms.fails < ms.attempts || c.lockstep(e, m.addr) || !scanning(e, ms) {
 			continue
 		}
 		q[nq] = i
@@ -287,11 +287,45 @@ func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 			i = 0
 		}
 	}
+	// One job runs one tool: members share the technique and a probe
+	// rate (within 4×) with the majority; others just happened by.
+	var typ [campMax]ScanType
+	var rate [campMax]float64
+	var votes [ScanUDP + 1]int
+	for i := 0; i < nq; i++ {
+		m := &p.members[q[i]]
+		if ms := e.table.get(e.hash.addr(m.addr), m.addr); ms != nil {
+			typ[i] = ms.shape.scanType()
+		}
+		votes[typ[i]]++
+		rate[i] = float64(m.fails) / float64(max(m.last-m.first, int64(time.Second)))
+	}
+	major := ScanTypeUnknown
+	for t := range votes {
+		if votes[t] > votes[major] {
+			major = ScanType(t)
+		}
+	}
+	var rbuf [campMax]float64
+	rates := rbuf[:0]
+	for i := 0; i < nq; i++ {
+		if typ[i] == major {
+			rates = append(rates, rate[i])
+		}
+	}
+	slices.Sort(rates)
+	med := 0.0
+	if len(rates) > 0 {
+		med = rates[len(rates)/2]
+	}
 	// drop members that duplicate another's targets
 	var keep [campMax]bool
 	for i := 0; i < nq; i++ {
 		mi := &p.members[q[i]]
-		keep[i] = true
+		keep[i] = typ[i] == major && rate[i] <= 4*med && 4*rate[i] >= med
+		if !keep[i] {
+			continue
+		}
 		for j := 0; j < nq; j++ {
 			if i != j && overlap(&mi.bits, &p.members[q[j]].bits) > c.cfg.MaxOverlap {
 				keep[i] = false
@@ -338,4 +372,14 @@ func abs64(x int64) int64 {
 		return -x
 	}
 	return x
+}
+
+// scanning reports whether a tracked source looks like a scanner on its
+// own: reported already, or its TRW walk is at least half way up. Clients
+// that merely fail often (P2P) stay out of campaigns.
+func scanning(e *engine, s *srcState) bool {
+	if s.lastScan != 0 || e.trw == nil {
+		return true
+	}
+	return max(s.trw.host, s.trw.port) >= e.trw.upper/2
 }

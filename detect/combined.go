@@ -51,8 +51,11 @@ func NewDefaultAnalyzer(cfg *DefaultConfig) Analyzer {
 	return &defaultAnalyzer{e: e}
 }
 
+// Observe implements Analyzer.
 func (a *defaultAnalyzer) Observe(o *Observation, emit func(Event)) { a.e.observe(o, emit) }
 
+// Advance implements Analyzer.
 func (a *defaultAnalyzer) Advance(now time.Time, emit func(Event)) { a.e.advance(now, emit) }
 
+// MemoryBytes implements Analyzer.
 func (a *defaultAnalyzer) MemoryBytes() int { return a.e.memoryBytes() }

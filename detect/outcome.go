@@ -13,12 +13,12 @@ type Outcome uint8
 
 // Contact outcomes. Every outcome after OutcomeSuccess counts as a failure.
 const (
-	OutcomeUnknown     Outcome = iota
-	OutcomeSuccess             // SYN-ACK, or any UDP reply
-	OutcomeRefused             // RST from the destination
-	OutcomeUnreachable         // ICMP destination unreachable quoting the probe
-	OutcomeTimeout             // no answer within the timeout
-	OutcomeProbe               // FIN, NULL, Xmas or ACK probe that belongs to no flow
+	OutcomeUnknown     Outcome = iota // zero value: not known
+	OutcomeSuccess                    // SYN-ACK, or any UDP reply
+	OutcomeRefused                    // RST from the destination
+	OutcomeUnreachable                // ICMP destination unreachable quoting the probe
+	OutcomeTimeout                    // no answer within the timeout
+	OutcomeProbe                      // FIN, NULL, Xmas or ACK probe that belongs to no flow
 )
 
 // Failed reports whether o counts as a failed first contact.

@@ -62,6 +62,7 @@ type Result struct {
 	Campaigns     int
 	Linked        int // one KindDistributed listed every member
 	BadLinks      int // KindDistributed events listing a source of another actor
+	BadLinkKinds  []string
 	Classified    int // single-source scanners with a KindScan
 	ShapeOK       int
 	TypeOK        int
@@ -169,6 +170,15 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		for _, s := range g {
 			if o := owner[s]; o == nil || o.Kind != "distributed" || o != owner[g[0]] {
 				r.BadLinks++
+				var kinds []string
+				for _, m := range g {
+					if o := owner[m]; o != nil {
+						kinds = append(kinds, o.Kind)
+					} else {
+						kinds = append(kinds, "?")
+					}
+				}
+				r.BadLinkKinds = append(r.BadLinkKinds, strings.Join(kinds, "+"))
 				break
 			}
 		}

@@ -64,9 +64,9 @@ type Role uint8
 
 // Actor roles.
 const (
-	Benign Role = iota
-	Scanner
-	Spoofed // a spoofed flood source: innocent, must never be reported
+	Benign  Role = iota // an ordinary client, including hard negatives
+	Scanner             // a scan: one source, a distributed campaign or a decoy scan
+	Spoofed             // a spoofed flood source: innocent, must never be reported
 )
 
 // Actor is one labelled participant: a benign client, a scanner (possibly

@@ -16,6 +16,7 @@ func main() {
 	big := flag.Bool("big", false, "run the large scenario")
 	seed := flag.Uint64("seed", 0, "override the scenario seed (0: keep)")
 	pcapOut := flag.String("pcap", "", "also write the generated trace to this pcap file")
+	only := flag.String("only", "", "run only the detector of this name")
 	flag.Parse()
 	s := eval.DefaultScenario()
 	if *big {
@@ -42,9 +43,12 @@ func main() {
 	}
 	var rs []eval.Result
 	for _, d := range eval.Detectors() {
+		if *only != "" && d.Name != *only {
+			continue
+		}
 		t1 := time.Now()
 		r := eval.Run(tr, d)
-		fmt.Fprintf(os.Stderr, "%s: %v\n  missed %v\n  false %v\n  late %v\n", d.Name, time.Since(t1).Round(time.Millisecond), r.Missed, r.FalseKinds, r.Late)
+		fmt.Fprintf(os.Stderr, "%s: %v\n  missed %v\n  false %v\n  late %v\n  bad links %v\n", d.Name, time.Since(t1).Round(time.Millisecond), r.Missed, r.FalseKinds, r.Late, r.BadLinkKinds)
 		rs = append(rs, r)
 	}
 	fmt.Print(eval.Table(rs))
