@@ -33,8 +33,18 @@ type defaultAnalyzer struct{ e *engine }
 // Detector "campaign") and decoy grouping (KindDecoy, Detector "decoy"),
 // over one bounded source table. A source gets at most one KindScan per
 // cooldown; members of a decoy group get none (the group's KindDecoy names
-// the likely real scanner in Source). Every event carries shape and scan
-// type. Memory is fixed at construction; MemoryBytes reports it.
+// the likely real scanner in Source, or leaves Source zero when no member
+// stands out, so that no decoy is blamed). Every event carries shape and
+// scan type; Hosts and Ports count from the source's admission into exact
+// tracking (its second failed first contact).
+//
+// Memory is fixed at construction (about 16 MiB with defaults);
+// MemoryBytes reports it. Sources enter the exact table only after a
+// count-min sketch has seen them fail twice, so floods of spoofed
+// one-packet sources cost no per-source memory and are never reported.
+// Observe does not allocate in steady state. Call Advance regularly (say
+// every second of packet time): timeouts expire and campaign and decoy
+// events, which wait for their members to settle, are emitted from it.
 func NewDefaultAnalyzer(cfg *DefaultConfig) Analyzer {
 	var d DefaultConfig
 	if cfg != nil {
