@@ -194,3 +194,36 @@ func BenchmarkAnalyzeDefault(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+// TestGarbageObservations feeds random, partly nonsensical observations
+// (zero addresses, mixed families, odd flags, quotes that match nothing,
+// time going backwards) to every analyser: no panic, fixed memory.
+func TestGarbageObservations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	addrs := []netip.Addr{{}, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.19.0.1"),
+		netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::ffff:198.18.0.2"), netip.MustParseAddr("2001:db8:ffff::9")}
+	protos := []target.Protocol{0, target.ICMP, target.TCP, target.UDP, target.ICMPv6, 132}
+	pick := func() netip.Addr { return addrs[rng.IntN(len(addrs))] }
+	for _, a := range []detect.Analyzer{detect.NewDefaultAnalyzer(nil), detect.NewTRW(nil), detect.NewSlow(nil), detect.NewThreshold(nil)} {
+		mem := a.MemoryBytes()
+		emit := func(detect.Event) {}
+		for i := range 200_000 {
+			o := detect.Observation{
+				Time: t0.Add(time.Duration(rng.IntN(1_000_000)-1000*(i%3)) * time.Millisecond),
+				Src:  pick(), Dst: pick(), SrcPort: uint16(rng.IntN(8)), DstPort: uint16(rng.IntN(8)),
+				Proto: protos[rng.IntN(len(protos))], Flags: detect.TCPFlags(rng.IntN(256)), TTL: uint8(rng.IntN(256)),
+				ICMPType: uint8(rng.IntN(4)), ICMPCode: uint8(rng.IntN(5)), Payload: uint16(rng.IntN(3)),
+				HasQuote: rng.IntN(2) == 0,
+				Quoted:   detect.Quote{Src: pick(), Dst: pick(), SrcPort: uint16(rng.IntN(8)), DstPort: uint16(rng.IntN(8)), Proto: protos[rng.IntN(len(protos))]},
+			}
+			a.Observe(&o, emit)
+			if i%5000 == 0 {
+				a.Advance(o.Time, emit)
+			}
+		}
+		a.Advance(time.Time{}, emit)
+		if a.MemoryBytes() != mem {
+			t.Errorf("%T: memory changed from %d to %d", a, mem, a.MemoryBytes())
+		}
+	}
+}
