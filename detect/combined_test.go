@@ -166,8 +166,8 @@ func TestShapesAndTypes(t *testing.T) {
 		}
 	}
 	t.Logf("shape right %d/%d, technique right %d/%d", shapeOK, n, typeOK, n)
-	if 10*shapeOK < 8*n || 10*typeOK < 8*n {
-		t.Errorf("classification below 80%%: shape %d/%d, technique %d/%d", shapeOK, n, typeOK, n)
+	if 10*shapeOK < 9*n || 10*typeOK < 9*n {
+		t.Errorf("classification below 90%%: shape %d/%d, technique %d/%d", shapeOK, n, typeOK, n)
 	}
 }
 

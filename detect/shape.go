@@ -5,6 +5,10 @@ type shapeState struct {
 	hosts, ports, failed hll
 	types                [ScanUDP + 1]uint16
 	synRST               uint16 // SYN-ACKs answered with RST: half-open scanning
+	// Source-port habits of TCP SYN contacts: a kernel's connect() takes
+	// a fresh ephemeral port every time, raw SYN scanners mostly reuse.
+	lastSport           uint16
+	sportNew, sportSame uint16
 }
 
 // shape classifies the geometry: one host (or far more ports than hosts)
@@ -26,9 +30,14 @@ func (s *shapeState) shape() Shape {
 
 // scanType names the dominant technique. Failed TCP contacts of a SYN and
 // of a connect scan look alike; completed handshakes without half-open
-// resets mark a connect scan.
+// resets mark a connect scan, and before any open port answers, a fresh
+// source port for every probe (as connect() takes) suggests one.
 func (s *shapeState) scanType() ScanType {
 	if s.types[ScanConnect] > 0 && s.synRST == 0 {
+		return ScanConnect
+	}
+	if s.synRST == 0 && s.types[ScanSYN] >= 3 && s.sportNew >= 3 && s.sportSame == 0 &&
+		2*int(s.types[ScanSYN]) > int(s.types[ScanFIN])+int(s.types[ScanNULL])+int(s.types[ScanXmas])+int(s.types[ScanACK])+int(s.types[ScanUDP]) {
 		return ScanConnect
 	}
 	best, bn := ScanTypeUnknown, uint16(0)
@@ -58,5 +67,15 @@ func (e *engine) shapeAdd(s *srcState, c *Contact) {
 	}
 	if c.FollowUp == FollowRST && s.shape.synRST < 0xffff {
 		s.shape.synRST++
+	}
+	if c.Type == ScanSYN || c.Type == ScanConnect {
+		switch {
+		case s.shape.sportNew+s.shape.sportSame == 0xffff:
+		case c.SrcPort == s.shape.lastSport:
+			s.shape.sportSame++
+		default:
+			s.shape.sportNew++
+		}
+		s.shape.lastSport = c.SrcPort
 	}
 }

@@ -332,7 +332,17 @@ func typeName(t detect.ScanType) string {
 	return [...]string{"?", "syn", "connect", "fin", "null", "xmas", "ack", "udp"}[min(int(t), 7)]
 }
 
-// Table formats results as a fixed-width text table.
+// Table formats results as a fixed-width text table. Columns: recall over
+// scanner actors (a campaign or decoy scan counts once); fast (≤ 1 s
+// between probes) and slow (≥ 30 s) scanners detected; benign sources
+// reported and their share; precision over reported sources; attempts to
+// detection of fast single-source scanners, median/p95, as probes on the
+// wire before the event and as probes answered by then (sent a round trip
+// earlier); time to detection median/p95; peak MemoryBytes in MiB; decoy
+// scans whose real source was named; decoy addresses reported; spoofed
+// flood sources reported; campaigns with every member in one event; events
+// linking sources of different actors; first events with the right shape
+// and technique over single-source scanners detected.
 func Table(rs []Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-15s %7s %9s %9s %11s %7s %6s %9s %9s %15s %9s %7s %7s %7s %7s %7s %9s\n",
