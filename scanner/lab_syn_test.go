@@ -29,47 +29,16 @@ func (l synLayout) want(port uint16) (result.State, result.Reason) {
 	return st, r
 }
 
-func synScan(t *testing.T, addrs *target.Hosts, ports string, opts ...Option) (map[target.Target]result.Result, Stats) {
+func synScan(t *testing.T, hosts *target.Hosts, ports string, opts ...Option) (map[target.Target]result.Result, Stats) {
 	t.Helper()
 	syn, err := probe.NewSYN(nil)
 	require.NoError(t, err)
-	p, err := target.ParsePorts(ports, target.TCP)
-	require.NoError(t, err)
-	sp, err := target.NewSpace(addrs, p)
-	require.NoError(t, err)
-	s, err := New(syn, opts...)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	sc, err := s.Start(ctx, sp)
-	require.NoError(t, err)
-	got := map[target.Target]result.Result{}
-	for r := range sc.Results() {
-		k := target.Target{Addr: r.Target.Addr(), Port: r.Port()}
-		_, dup := got[k]
-		require.False(t, dup, "%v reported twice", k)
-		got[k] = r
-	}
-	require.NoError(t, sc.Wait())
-	return got, sc.Stats()
+	return scanPorts(t, syn, hosts, ports, opts...)
 }
 
 func checkSYNLayout(t *testing.T, addr netip.Addr, got map[target.Target]result.Result) {
 	t.Helper()
-	l := synLayout{connectLayout}
-	require.Len(t, got, 65535)
-	wrong := 0
-	for p := 1; p <= 65535; p++ {
-		st, reason := l.want(uint16(p))
-		r := got[target.Target{Addr: addr, Port: target.Port{Proto: target.TCP, Num: uint16(p)}}]
-		if r.State != st || r.Reason != reason {
-			wrong++
-			if wrong <= 10 {
-				t.Errorf("port %d: got %v/%v want %v/%v (tries %d)", p, r.State, r.Reason, st, reason, r.Tries)
-			}
-		}
-	}
-	require.Zero(t, wrong, "ports with the wrong state or reason")
+	checkLayout(t, addr, synLayout{connectLayout}.want, got)
 }
 
 func TestLabSYNAllPorts(t *testing.T) {

