@@ -3,6 +3,7 @@ package detect
 import (
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/portsense/portsense/target"
 )
@@ -223,8 +224,9 @@ func (t *OutcomeTracker) Advance(now time.Time, report func(*Contact)) {
 
 // MemoryBytes estimates the tracker's fixed memory.
 func (t *OutcomeTracker) MemoryBytes() int {
-	const slot = 96
-	return len(t.slots)*slot + (len(t.rings[0].recs)+len(t.rings[1].recs))*16 + t.seen.bytes() + cap(t.out)*150
+	return len(t.slots)*int(unsafe.Sizeof(pendingSlot{})) +
+		(len(t.rings[0].recs)+len(t.rings[1].recs))*int(unsafe.Sizeof(ringRec{})) +
+		t.seen.bytes() + cap(t.out)*int(unsafe.Sizeof(Contact{}))
 }
 
 func (t *OutcomeTracker) flush(report func(*Contact)) {

@@ -1,11 +1,3 @@
-// Package eval is the evaluation harness of package detect: a seeded
-// synthetic traffic generator with labelled scanners and hard benign
-// negatives, baseline detectors (Zeek, Snort sfPortscan, scanlogd, plain
-// TRW) and a scorer that compares them with detect's analysers.
-//
-// Every address it produces is in 198.18.0.0/15 or 2001:db8::/32: the
-// protected network is 198.18.0.0/22 and 2001:db8:1::/64, outside sources
-// come from 198.19.0.0/16 and 2001:db8:ffff::/48.
 package eval
 
 import (
