@@ -357,7 +357,11 @@ func Table(rs []Result) string {
 			r.DecoyNamed, r.DecoyScans, r.DecoysBlocked, r.FloodReported, r.Linked, r.Campaigns, r.BadLinks,
 			r.ShapeOK, r.TypeOK, r.Classified)
 	}
-	return b.String()
+	lines := strings.Split(b.String(), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 func short(d time.Duration) string {
