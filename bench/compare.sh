@@ -8,6 +8,8 @@
 # -n RUNS      runs per tool and workload (default 3)
 # --only RE    only the workloads whose name matches RE
 # --no-update  leave BENCHMARKS.md alone; results stay in bench/results.{md,json}
+# --log        log the end of every run's output (debugging)
+# --timeout D  kill a run after D (Go duration; default 5m, 2m with --quick)
 #
 # Every scanner, peers included, runs inside the test's own network namespace,
 # which has no route out; targets are lab addresses in 198.18.0.0/15 only.
@@ -22,9 +24,11 @@ while (($#)); do
 	case $1 in
 	--quick) args+=(-cmp.quick) ;;
 	-n) args+=("-cmp.n=$2"); shift ;;
+	--log) args+=(-cmp.log) ;;
+	--timeout) args+=("-cmp.timeout=$2"); shift ;;
 	--only) args+=("-cmp.only=$2"); shift ;;
 	--no-update) update=0 ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +18,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portsense/portsense/internal/netlab"
 )
 
 var (
@@ -30,6 +34,8 @@ var (
 	flagJSON  = flag.String("cmp.json", "", "write the JSON results here")
 	flagOnly  = flag.String("cmp.only", "", "run only workloads whose name matches this regexp")
 	flagRev   = flag.String("cmp.rev", "", "portsense revision, for the report")
+	flagTime  = flag.Duration("cmp.timeout", 0, "kill a run after this long (default 5m, 2m with -cmp.quick)")
+	flagLog   = flag.Bool("cmp.log", false, "log the end of every run's output")
 )
 
 // runResult is one run of one tool.
@@ -91,6 +97,9 @@ func TestCompare(t *testing.T) {
 	timeout := 5 * time.Minute
 	if *flagQuick {
 		runs, timeout = 1, 2*time.Minute
+	}
+	if *flagTime > 0 {
+		timeout = *flagTime
 	}
 	var only *regexp.Regexp
 	if *flagOnly != "" {
@@ -157,7 +166,7 @@ func runWorkload(t *testing.T, w workload, runs int, timeout time.Duration, dir 
 				continue
 			}
 			out := filepath.Join(dir, fmt.Sprintf("%s-%d.out", tl.name, r))
-			res, err := runOnce(w, tl, out, timeout)
+			res, err := runOnce(w, tl, out, timeout, t.Logf)
 			if err != nil {
 				var te *toolError
 				if errors.As(err, &te) {
@@ -195,7 +204,7 @@ type toolError struct{ status, note string }
 func (e *toolError) Error() string { return e.status + ": " + e.note }
 
 // runOnce runs tool tl once and scores its output.
-func runOnce(w workload, tl tool, out string, timeout time.Duration) (runResult, error) {
+func runOnce(w workload, tl tool, out string, timeout time.Duration, logf func(string, ...any)) (runResult, error) {
 	args := make([]string, len(tl.args))
 	for i, a := range tl.args {
 		args[i] = strings.ReplaceAll(a, "@OUT@", out)
@@ -214,9 +223,19 @@ func runOnce(w workload, tl tool, out string, timeout time.Duration) (runResult,
 	if err != nil {
 		return runResult{}, err
 	}
+	if tl.trickle {
+		stop, err := trickle(w.host)
+		if err != nil {
+			return runResult{}, err
+		}
+		defer stop()
+	}
 	t0 := time.Now()
 	runErr := cmd.Run()
 	wall := time.Since(t0)
+	if *flagLog {
+		logf("%s %s: %v\n%s", tl.name, strings.Join(args, " "), runErr, tail.String())
+	}
 	tx1, rx1, err := linkCounters(w.host.Ifname)
 	if err != nil {
 		return runResult{}, err
@@ -242,6 +261,42 @@ func runOnce(w workload, tl tool, out string, timeout time.Duration) (runResult,
 	}
 	res.Score = scoreRun(w.exp, o, tl.openOnly)
 	return res, nil
+}
+
+// trickle broadcasts an empty UDP datagram from h onto its link every
+// 200 ms until stop is called. The scanner side's kernel answers nothing to
+// a broadcast, so only the received count grows (by five a second).
+func trickle(h *netlab.Host) (stop func(), err error) {
+	var pc net.PacketConn
+	if err := h.Do(func() error {
+		var err error
+		pc, err = net.ListenPacket("udp4", h.Addr4.String()+":0")
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	bcast := h.Addr4.As4()
+	bcast[3] = 255 // the link is a /24
+	dst := &net.UDPAddr{IP: net.IP(bcast[:]), Port: 9}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_, _ = pc.WriteTo(nil, dst)
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		pc.Close()
+	}, nil
 }
 
 // summarise fills the medians, the peak RSS and the worst run's score.

@@ -92,6 +92,11 @@ type tool struct {
 	parse    func(path string, port uint16) (*observed, error)
 	port     uint16
 	openOnly bool
+	// trickle makes the workload's host broadcast a datagram every 200 ms
+	// during the run. masscan's receive thread blocks in libpcap until a
+	// frame arrives, so on a quiet link it cannot exit after --wait; the
+	// trickle bounds that hang without touching what it scans.
+	trickle bool
 }
 
 // workload is one line group of the table.
@@ -171,7 +176,7 @@ func workloads(b *benchLab, ours, dir string, quick bool) ([]workload, error) {
 				args: []string{"-sS", "-T5", "-n", "-Pn", "-p", portRange, "-oJ", "@OUT@", a}},
 			{name: toolNmap, bin: "nmap", parse: parseNmapXML,
 				args: []string{"-sS", "-T5", "-n", "-Pn", "-p", portRange, "-oX", "@OUT@", a}},
-			{name: toolMasscan, bin: "masscan", parse: parseMasscanList, openOnly: true,
+			{name: toolMasscan, bin: "masscan", parse: parseMasscanList, openOnly: true, trickle: true,
 				args: []string{"-p", portRange, "--rate", peerRate, "--wait", "1",
 					"--interface", h.Ifname, "--router-mac", b.macs[h], "--source-ip", h.Local4.String(),
 					"-oL", "@OUT@", a}},
@@ -207,7 +212,7 @@ func workloads(b *benchLab, ours, dir string, quick bool) ([]workload, error) {
 				args: []string{"-sS", "-T5", "-n", "-Pn", "-p", "80", "-oJ", "@OUT@", hn}},
 			{name: toolNmap, bin: "nmap", parse: parseNmapXML,
 				args: []string{"-sS", "-T5", "-n", "-Pn", "-p", "80", "--min-rate", nmapMinRate, "-oX", "@OUT@", hn}},
-			{name: toolMasscan, bin: "masscan", parse: parseMasscanList, openOnly: true,
+			{name: toolMasscan, bin: "masscan", parse: parseMasscanList, openOnly: true, trickle: true,
 				args: []string{"-p", "80", "--rate", peerRate, "--wait", "1",
 					"--interface", h.Ifname, "--router-mac", b.macs[h], "--source-ip", h.Local4.String(),
 					"-oL", "@OUT@", hn}},
@@ -248,7 +253,7 @@ func workloads(b *benchLab, ours, dir string, quick bool) ([]workload, error) {
 				args: []string{"-sn", "-T5", "-n", "-oJ", "@OUT@", hn}},
 			{name: toolNmap, bin: "nmap", parse: parseNmapXML,
 				args: []string{"-sn", "-T5", "-n", "--min-rate", nmapMinRate, "-oX", "@OUT@", hn}},
-			{name: toolMasscan, bin: "masscan", parse: parseMasscanList, openOnly: true,
+			{name: toolMasscan, bin: "masscan", parse: parseMasscanList, openOnly: true, trickle: true,
 				args: []string{"--ping", "--rate", peerRate, "--wait", "1",
 					"--interface", h.Ifname, "--router-mac", b.macs[h], "--source-ip", h.Local4.String(),
 					"-oL", "@OUT@", hn}},
