@@ -262,6 +262,7 @@ func (c *campaigns) due(e *engine, now int64) {
 func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 	now := at.UnixNano()
 	var q [campMax]int
+	var strong [campMax]bool // indexed by member slot
 	nq := 0
 	for i := 0; i < p.n; i++ {
 		m := &p.members[i]
@@ -271,10 +272,11 @@ func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 		// A member concentrates on this prefix (a slice of one job), is
 		// still tracked, and does not move in lockstep (decoys).
 		ms := e.table.get(e.hash.addr(m.addr), m.addr)
-		if ms == nil || 2*m.fails < ms.fails || 2*ms.fails < ms.attempts || c.lockstep(e, m.addr) || !scanning(e, ms) {
+		if ms == nil || 2*m.fails < ms.fails || 2*ms.fails < ms.attempts || c.lockstep(e, m.addr) {
 			continue
 		}
 		q[nq] = i
+		strong[i] = scanning(e, ms)
 		nq++
 	}
 	// Members of one job start together: cluster by start time and
@@ -346,7 +348,16 @@ func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 			top = q[i]
 		}
 	}
-	if n < 2 || !fresh || total < c.cfg.MinCampaignFailures {
+	// Members not reported on their own (mixed outcomes) ride along only
+	// with at least two that were: clients that merely fail often (P2P)
+	// never make a campaign by themselves.
+	nStrong := 0
+	for i := 0; i < nq; i++ {
+		if keep[i] && strong[q[i]] {
+			nStrong++
+		}
+	}
+	if n < 2 || nStrong < 2 || !fresh || total < c.cfg.MinCampaignFailures {
 		return
 	}
 	ev := Event{Kind: KindDistributed, Detector: "campaign", Time: at, Source: p.members[top].addr,
@@ -374,12 +385,6 @@ func abs64(x int64) int64 {
 	return x
 }
 
-// scanning reports whether a tracked source looks like a scanner on its
-// own: reported already, or its TRW walk is at least half way up. Clients
-// that merely fail often (P2P) stay out of campaigns.
-func scanning(e *engine, s *srcState) bool {
-	if s.lastScan != 0 || e.trw == nil {
-		return true
-	}
-	return max(s.trw.host, s.trw.port) >= e.trw.upper/2
-}
+// scanning reports whether a tracked source was reported as a scanner on
+// its own. Clients that merely fail often (P2P) are not.
+func scanning(e *engine, s *srcState) bool { return s.lastScan != 0 }

@@ -63,6 +63,7 @@ type Result struct {
 	Linked        int // one KindDistributed listed every member
 	BadLinks      int // KindDistributed events listing a source of another actor
 	BadLinkKinds  []string
+	LinkMiss      []string // campaigns not fully linked: most members in one event / members
 	Classified    int // single-source scanners with a KindScan
 	ShapeOK       int
 	TypeOK        int
@@ -229,18 +230,20 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 		if a.Kind == "distributed" {
 			r.Campaigns++
+			best := 0
 			for _, g := range groups {
-				all := true
+				n := 0
 				for _, s := range a.Sources {
-					if !slices.Contains(g, s) {
-						all = false
-						break
+					if slices.Contains(g, s) {
+						n++
 					}
 				}
-				if all {
-					r.Linked++
-					break
-				}
+				best = max(best, n)
+			}
+			if best == len(a.Sources) {
+				r.Linked++
+			} else {
+				r.LinkMiss = append(r.LinkMiss, fmt.Sprintf("%d/%d", best, len(a.Sources)))
 			}
 		}
 		var when time.Time

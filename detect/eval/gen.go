@@ -256,7 +256,10 @@ func (g *gen) populate(h *hostInfo) {
 	set(target.TCP, 3306, 5)
 	set(target.TCP, 5432, 4)
 	set(target.TCP, 8080, 6)
-	set(target.UDP, 53, 4)
+	if g.rng.IntN(100) < 4 { // DNS servers answer on UDP and TCP
+		h.open[key(target.UDP, 53)] = true
+		h.open[key(target.TCP, 53)] = true
+	}
 	set(target.UDP, 123, 10)
 	set(target.UDP, 161, 8)
 }

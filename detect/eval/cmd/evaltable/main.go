@@ -48,7 +48,7 @@ func main() {
 		}
 		t1 := time.Now()
 		r := eval.Run(tr, d)
-		fmt.Fprintf(os.Stderr, "%s: %v\n  missed %v\n  false %v\n  late %v\n  bad links %v\n", d.Name, time.Since(t1).Round(time.Millisecond), r.Missed, r.FalseKinds, r.Late, r.BadLinkKinds)
+		fmt.Fprintf(os.Stderr, "%s: %v\n  missed %v\n  false %v\n  late %v\n  bad links %v\n  partly linked %v\n", d.Name, time.Since(t1).Round(time.Millisecond), r.Missed, r.FalseKinds, r.Late, r.BadLinkKinds, r.LinkMiss)
 		rs = append(rs, r)
 	}
 	fmt.Print(eval.Table(rs))
