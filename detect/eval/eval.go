@@ -64,7 +64,7 @@ type Result struct {
 	BadLinks      int // KindDistributed events listing a source of another actor
 	BadLinkKinds  []string
 	LinkMiss      []string // campaigns not fully linked: most members in one event / members
-	Classified    int // single-source scanners with a KindScan
+	Classified    int      // single-source scanners with a KindScan
 	ShapeOK       int
 	TypeOK        int
 	Missed        []string // kinds of missed scanners, for the log
