@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -231,8 +232,13 @@ func runOnce(w workload, tl tool, out string, timeout time.Duration, logf func(s
 		defer stop()
 	}
 	t0 := time.Now()
-	runErr := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return runResult{}, &toolError{"error", err.Error()}
+	}
+	hwm := watchHWM(cmd.Process.Pid)
+	runErr := cmd.Wait()
 	wall := time.Since(t0)
+	peak := hwm()
 	if *flagLog {
 		logf("%s %s: %v\n%s", tl.name, strings.Join(args, " "), runErr, tail.String())
 	}
@@ -251,16 +257,60 @@ func runOnce(w workload, tl tool, out string, timeout time.Duration, logf func(s
 		}
 		return runResult{}, &toolError{"error", fmt.Sprintf("%v: %s", runErr, lastLine(msg))}
 	}
-	res := runResult{Wall: wall.Seconds(), TxPackets: tx1 - tx0, RxPackets: rx1 - rx0}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.RSSKiB = ru.Maxrss
-	}
+	res := runResult{Wall: wall.Seconds(), TxPackets: tx1 - tx0, RxPackets: rx1 - rx0, RSSKiB: peak}
 	o, err := tl.parse(out, tl.port)
 	if err != nil {
 		return runResult{}, &toolError{"error", "output: " + err.Error()}
 	}
 	res.Score = scoreRun(w.exp, o, tl.openOnly)
 	return res, nil
+}
+
+// watchHWM polls the peak resident set (VmHWM) of process pid every 10 ms
+// until the returned function is called, which returns the last value read.
+//
+// getrusage's ru_maxrss cannot be used: Go starts children with
+// CLONE_VM|CLONE_VFORK, and Linux carries the high-water mark of the mm a
+// process leaves at execve into its ru_maxrss, so every child would report
+// at least the test process's own size. VmHWM belongs to the new mm alone.
+// Start returns only after the execve, so no read sees the parent's mm.
+// A peak in the last 10 ms of a run can be missed.
+func watchHWM(pid int) (stop func() int64) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var last atomic.Int64
+	read := func() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				if n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err == nil && n > last.Load() {
+					last.Store(n)
+				}
+			}
+		}
+	}
+	read()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				read()
+			}
+		}
+	})
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		return last.Load()
+	}
 }
 
 // trickle broadcasts an empty UDP datagram from h onto its link every
