@@ -320,18 +320,16 @@ func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 	if len(rates) > 0 {
 		med = rates[len(rates)/2]
 	}
-	// drop members that duplicate another's targets
-	var keep [campMax]bool
+	var same, keep [campMax]bool
 	for i := 0; i < nq; i++ {
-		mi := &p.members[q[i]]
-		keep[i] = typ[i] == major && rate[i] <= 4*med && 4*rate[i] >= med
-		if !keep[i] {
-			continue
-		}
-		for j := 0; j < nq; j++ {
-			if i != j && overlap(&mi.bits, &p.members[q[j]].bits) > c.cfg.MaxOverlap {
+		same[i] = typ[i] == major && rate[i] <= 4*med && 4*rate[i] >= med
+	}
+	// drop members that duplicate another member's targets
+	for i := 0; i < nq; i++ {
+		keep[i] = same[i]
+		for j := 0; j < nq && keep[i]; j++ {
+			if i != j && same[j] && overlap(&p.members[q[i]].bits, &p.members[q[j]].bits) > c.cfg.MaxOverlap {
 				keep[i] = false
-				break
 			}
 		}
 	}

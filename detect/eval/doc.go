@@ -41,7 +41,7 @@
 // Table for the columns) printed at the time of writing:
 //
 //	detector         recall      fast      slow  FP(benign)     FP%   prec  att wire  att ansd     TTD med/p95   peakMiB decoyOK blocked   flood  linked badlink shape,type ok
-//	ours-default     100.0%   83/83      6/6        0/1860   0.000%  1.000    6/200     4/13     502ms/1.4m        16.18   3/4         0       0   9/10        0  74, 72/75
+//	ours-default     100.0%   83/83      6/6        0/1860   0.000%  1.000    6/200     4/13     502ms/1.4m        16.18   3/4         0       0  10/10        0  74, 72/75
 //	ours-trw         100.0%   83/83      6/6        0/1860   0.000%  0.894    6/200     4/55     113ms/2.6m        14.83   0/4        17       0   0/10        0  72, 74/75
 //	ours-slow        100.0%   83/83      6/6        0/1860   0.000%  0.894   14/200    13/26     293ms/7.7m        13.83   0/4        17       0   0/10        0  75, 72/75
 //	ours-threshold    93.3%   83/83      0/6        0/1860   0.000%  0.889   21/200    20/47     363ms/23.5s       13.83   0/4        17       0   0/10        0  69, 67/69
