@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,9 +17,10 @@ import (
 
 // epollSession runs connect probes without a goroutine, file or timer per
 // probe: Send opens a non-blocking socket and starts connect(2) on the
-// engine's goroutine; one poller goroutine waits for all attempts with
-// epoll, reads each verdict (SO_ERROR, then the error queue for ICMP), and
-// closes the socket. Attempts that outlive their deadline are closed
+// engine's goroutine; one poller goroutine waits for all attempts on one
+// epoll set (itself parked in the runtime's poller, so no thread blocks in
+// epoll_wait), reads each verdict (SO_ERROR, then the error queue for
+// ICMP), and closes the socket. Attempts that outlive their deadline are closed
 // unanswered; the engine turns that silence into its own verdict.
 type epollSession struct {
 	cfg     ConnectConfig
@@ -25,6 +28,11 @@ type epollSession struct {
 	limit   int
 	epfd    int
 	wakefd  int // eventfd: wakes the poller for Close and for failures found in Send
+	// ep wraps epfd for the runtime's poller: an epoll set is readable
+	// when it has events, so the poller goroutine parks like any network
+	// reader instead of blocking a thread in epoll_wait.
+	ep   *os.File
+	epRC syscall.RawConn
 
 	mu       sync.Mutex
 	attempts map[uint64]*attempt // by id, the epoll user data: ids, unlike fds, are never reused
@@ -63,8 +71,20 @@ func openConnectSession(cfg ConnectConfig, n int, deliver func(Reply)) (Session,
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("probe: connect: epoll: %w", err)
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("probe: connect: epoll: %w", err)
+	}
+	ep := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("probe: connect: epoll: %w", err)
+	}
 	s := &epollSession{
-		cfg: cfg, deliver: deliver, limit: n, epfd: epfd, wakefd: wakefd,
+		cfg: cfg, deliver: deliver, limit: n, epfd: epfd, wakefd: wakefd, ep: ep, epRC: rc,
 		attempts: map[uint64]*attempt{}, nextID: 1, done: make(chan struct{}),
 	}
 	go s.poll()
@@ -203,12 +223,13 @@ func (s *epollSession) poll() {
 		if closed {
 			return
 		}
-		ms := int(wait / time.Millisecond)
-		if ms < 1 {
-			ms = 1
-		}
-		n, err := unix.EpollWait(s.epfd, events, ms)
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		s.ep.SetReadDeadline(time.Now().Add(wait))
+		n := 0
+		err := s.epRC.Read(func(fd uintptr) bool {
+			n, _ = unix.EpollWait(int(fd), events, 0)
+			return n > 0 // nothing ready: park until the set is readable
+		})
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}
 		now := time.Now()
@@ -278,7 +299,7 @@ func (s *epollSession) Close() error {
 	s.queue, s.failed = nil, nil
 	s.mu.Unlock()
 	unix.Close(s.wakefd)
-	return unix.Close(s.epfd)
+	return s.ep.Close()
 }
 
 // The epoll user data is 64 bits that x/sys/unix spells Fd and Pad.
