@@ -69,3 +69,7 @@ func (a *defaultAnalyzer) Advance(now time.Time, emit func(Event)) { a.e.advance
 
 // MemoryBytes implements Analyzer.
 func (a *defaultAnalyzer) MemoryBytes() int { return a.e.memoryBytes() }
+
+// TrackedSources is the number of sources the analyser tracks exactly
+// (the pipeline reports it in Stats.TrackedSources).
+func (a *defaultAnalyzer) TrackedSources() int { return a.e.table.len() }

@@ -227,3 +227,14 @@ func TestGarbageObservations(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultAnalyzerReportsTrackedSources(t *testing.T) {
+	a := detect.NewDefaultAnalyzer(nil)
+	st, ok := a.(detect.SourceTracker)
+	if !ok {
+		t.Fatal("the default analyser should report tracked sources")
+	}
+	if n := st.TrackedSources(); n != 0 {
+		t.Fatalf("fresh analyser tracks %d sources", n)
+	}
+}
