@@ -39,10 +39,19 @@ if [[ $EUID -ne 0 ]]; then
 	exit 1
 fi
 
+# sudo's secure_path usually leaves Go out.
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+	export PATH=$PATH:/usr/local/go/bin
+fi
+command -v go >/dev/null || { echo "compare.sh: go not found on PATH" >&2; exit 1; }
+
+# Peers, and what the lab itself needs (ip, nft).
 missing=()
 for t in nmap masscan zmap; do
 	command -v "$t" >/dev/null || missing+=("$t")
 done
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nft >/dev/null || missing+=(nftables)
 if ((${#missing[@]})); then
 	echo "compare.sh: installing ${missing[*]}" >&2
 	apt-get update -qq

@@ -1,4 +1,4 @@
-//go:build benchcompare
+//go:build benchcompare && linux
 
 package bench
 
