@@ -2,14 +2,15 @@
 # Side-by-side benchmark of portsense's examples/scan against nmap, masscan
 # and zmap on a lab of network namespaces (see BENCHMARKS.md for the method).
 #
-#   sudo bench/compare.sh [--quick] [-n RUNS] [--only REGEXP] [--no-update]
+#   sudo bench/compare.sh [--quick] [-n RUNS] [--only REGEXP] [--no-update] ...
 #
 # --quick      one run per tool, ports 1-10000 and a /20 (a smoke test)
 # -n RUNS      runs per tool and workload (default 3)
 # --only RE    only the workloads whose name matches RE
 # --no-update  leave BENCHMARKS.md alone; results stay in bench/results.{md,json}
 # --log        log the end of every run's output (debugging)
-# --timeout D  kill a run after D (Go duration; default 5m, 2m with --quick)
+# --timeout D  kill a run after D (Go duration; default 3m, 2m with --quick)
+# --budget D   start no run after D (default 13m); later runs are skipped
 #
 # Every scanner, peers included, runs inside the test's own network namespace,
 # which has no route out; targets are lab addresses in 198.18.0.0/15 only.
@@ -26,9 +27,10 @@ while (($#)); do
 	-n) args+=("-cmp.n=$2"); shift ;;
 	--log) args+=(-cmp.log) ;;
 	--timeout) args+=("-cmp.timeout=$2"); shift ;;
+	--budget) args+=("-cmp.budget=$2"); shift ;;
 	--only) args+=("-cmp.only=$2"); shift ;;
 	--no-update) update=0 ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift

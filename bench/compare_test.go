@@ -28,15 +28,16 @@ import (
 )
 
 var (
-	flagRuns  = flag.Int("cmp.n", 3, "runs of each tool on each workload")
-	flagQuick = flag.Bool("cmp.quick", false, "one run, smaller workloads (ports 1-10000, a /20)")
-	flagScan  = flag.String("cmp.scan", "", "path of the built examples/scan binary (required)")
-	flagMD    = flag.String("cmp.md", "", "write the Markdown results here")
-	flagJSON  = flag.String("cmp.json", "", "write the JSON results here")
-	flagOnly  = flag.String("cmp.only", "", "run only workloads whose name matches this regexp")
-	flagRev   = flag.String("cmp.rev", "", "portsense revision, for the report")
-	flagTime  = flag.Duration("cmp.timeout", 0, "kill a run after this long (default 5m, 2m with -cmp.quick)")
-	flagLog   = flag.Bool("cmp.log", false, "log the end of every run's output")
+	flagRuns   = flag.Int("cmp.n", 3, "runs of each tool on each workload")
+	flagQuick  = flag.Bool("cmp.quick", false, "one run, smaller workloads (ports 1-10000, a /20)")
+	flagScan   = flag.String("cmp.scan", "", "path of the built examples/scan binary (required)")
+	flagMD     = flag.String("cmp.md", "", "write the Markdown results here")
+	flagJSON   = flag.String("cmp.json", "", "write the JSON results here")
+	flagOnly   = flag.String("cmp.only", "", "run only workloads whose name matches this regexp")
+	flagRev    = flag.String("cmp.rev", "", "portsense revision, for the report")
+	flagTime   = flag.Duration("cmp.timeout", 0, "kill a run after this long (default 5m, 2m with -cmp.quick)")
+	flagLog    = flag.Bool("cmp.log", false, "log the end of every run's output")
+	flagBudget = flag.Duration("cmp.budget", 13*time.Minute, "stop starting runs after this long; later runs are skipped")
 )
 
 // runResult is one run of one tool.
@@ -95,7 +96,7 @@ func TestCompare(t *testing.T) {
 	}
 	start := time.Now()
 	runs := *flagRuns
-	timeout := 5 * time.Minute
+	timeout := 3 * time.Minute
 	if *flagQuick {
 		runs, timeout = 1, 2*time.Minute
 	}
@@ -117,9 +118,9 @@ func TestCompare(t *testing.T) {
 		if only != nil && !only.MatchString(w.name) {
 			continue
 		}
-		wr := runWorkload(t, w, runs, timeout, dir)
+		wr := runWorkload(t, w, runs, timeout, start.Add(*flagBudget), dir)
 		rep.Workloads = append(rep.Workloads, wr)
-		t.Log("\n" + markdownTable([]*workloadResult{wr}))
+		t.Log("\n" + markdownTable([]*workloadResult{wr}, runs))
 	}
 	rep.Machine.LoadEnd = loadavg()
 	rep.Elapsed = time.Since(start).Seconds()
@@ -140,7 +141,7 @@ func TestCompare(t *testing.T) {
 
 // runWorkload runs every tool runs times, rotating which tool goes first
 // so that drifting load falls on all of them alike.
-func runWorkload(t *testing.T, w workload, runs int, timeout time.Duration, dir string) *workloadResult {
+func runWorkload(t *testing.T, w workload, runs int, timeout time.Duration, deadline time.Time, dir string) *workloadResult {
 	wr := &workloadResult{Name: w.name}
 	active := []int{}
 	for i, tl := range w.tools {
@@ -166,8 +167,15 @@ func runWorkload(t *testing.T, w workload, runs int, timeout time.Duration, dir 
 			if tr.Status != "ok" {
 				continue
 			}
+			left := time.Until(deadline)
+			if left <= 0 {
+				if len(tr.Runs) == 0 {
+					tr.Status, tr.Note = "skipped", "time budget (-cmp.budget) spent"
+				}
+				continue
+			}
 			out := filepath.Join(dir, fmt.Sprintf("%s-%d.out", tl.name, r))
-			res, err := runOnce(w, tl, out, timeout, t.Logf)
+			res, err := runOnce(w, tl, out, min(timeout, max(left, 30*time.Second)), t.Logf)
 			if err != nil {
 				var te *toolError
 				if errors.As(err, &te) {

@@ -21,7 +21,7 @@ func markdown(r *report) string {
 		m.CPUs, m.CPUModel, m.Kernel, m.LoadStart, m.LoadEnd)
 	fmt.Fprintf(&sb, "- portsense examples/scan %s (%s); %s; %s; %s\n\n",
 		m.Versions[toolOurs], m.Go, m.Versions[toolNmap], m.Versions[toolMasscan], m.Versions[toolZmap])
-	sb.WriteString(markdownTable(r.Workloads))
+	sb.WriteString(markdownTable(r.Workloads, r.Runs))
 	sb.WriteString("\n<details><summary>Command lines</summary>\n\n")
 	for _, w := range r.Workloads {
 		fmt.Fprintf(&sb, "**%s**\n\n", w.Name)
@@ -37,7 +37,7 @@ func markdown(r *report) string {
 }
 
 // markdownTable renders one row per tool and workload.
-func markdownTable(ws []*workloadResult) string {
+func markdownTable(ws []*workloadResult, runsWanted int) string {
 	var sb strings.Builder
 	sb.WriteString("| Workload | Tool | Median wall | Packets sent | Replies | Accuracy (worst run) | Peak RSS | portsense ÷ tool |\n")
 	sb.WriteString("|---|---|--:|--:|--:|---|--:|--:|\n")
@@ -66,8 +66,12 @@ func markdownTable(ws []*workloadResult) string {
 			if strings.Contains(w.Name, "-sV") {
 				acc += fmt.Sprintf("; %d/%d services named", t.Worst.Named, t.Worst.Positives)
 			}
-			fmt.Fprintf(&sb, "| %s | %s | %.2f s | %s | %s | %s | %.1f MiB | %s |\n",
-				name, t.Tool, t.MedianWall, thousands(t.MedianTx), thousands(t.MedianRx),
+			wall := fmt.Sprintf("%.2f s", t.MedianWall)
+			if len(t.Runs) < runsWanted {
+				wall += fmt.Sprintf(" (%d run%s)", len(t.Runs), map[bool]string{true: "", false: "s"}[len(t.Runs) == 1])
+			}
+			fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %.1f MiB | %s |\n",
+				name, t.Tool, wall, thousands(t.MedianTx), thousands(t.MedianRx),
 				acc, float64(t.PeakRSSKiB)/1024, ratio)
 		}
 	}
