@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -15,14 +16,94 @@ import (
 	"github.com/portsense/portsense/target"
 )
 
-// epollSession runs connect probes without a goroutine, file or timer per
-// probe: Send opens a non-blocking socket and starts connect(2) on the
-// engine's goroutine; one poller goroutine waits for all attempts on one
-// epoll set (itself parked in the runtime's poller, so no thread blocks in
-// epoll_wait), reads each verdict (SO_ERROR, then the error queue for
-// ICMP), and closes the socket. Attempts that outlive their deadline are closed
-// unanswered; the engine turns that silence into its own verdict.
+// epollSession spreads connect probes over a few shards, one per CPU up
+// to four: each shard has its own epoll set, a sender goroutine that opens
+// sockets and starts connect(2), and a poller goroutine that reads
+// verdicts and closes sockets. No goroutine, file or timer is made per
+// probe, and the kernel's work (on a fast link, connect(2) includes the
+// peer's answer) spreads over the CPUs. Send collects probes in batches
+// and hands each full batch to the next shard; Flush hands over a partial
+// one.
 type epollSession struct {
+	shards []*connectShard
+	next   int
+	batch  []Probe // the engine's goroutine only
+	closed bool
+}
+
+var _ Flusher = (*epollSession)(nil)
+
+// sendBatch is how many probes Send collects before handing them to a
+// shard.
+const sendBatch = 32
+
+func openConnectSession(cfg ConnectConfig, n int, deliver func(Reply)) (Session, error) {
+	nshards := min(max(runtime.GOMAXPROCS(0), 1), 4, max(n/64, 1))
+	s := &epollSession{batch: make([]Probe, 0, sendBatch)}
+	for range nshards {
+		sh, err := newConnectShard(cfg, max(n/nshards, 1), deliver)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.shards = append(s.shards, sh)
+	}
+	return s, nil
+}
+
+func (s *epollSession) Send(p Probe) error {
+	if err := checkConnectTarget(p); err != nil {
+		return err
+	}
+	if s.closed {
+		return errors.New("probe: connect: session closed")
+	}
+	s.batch = append(s.batch, p)
+	if len(s.batch) >= sendBatch {
+		s.handOver()
+	}
+	return nil
+}
+
+// Flush hands the probes collected so far to a shard; the engine calls it
+// before it waits.
+func (s *epollSession) Flush() error {
+	if len(s.batch) > 0 && !s.closed {
+		s.handOver()
+	}
+	return nil
+}
+
+func (s *epollSession) handOver() {
+	sh := s.shards[s.next]
+	s.next = (s.next + 1) % len(s.shards)
+	sh.work <- s.batch
+	select {
+	case b := <-sh.spare:
+		s.batch = b[:0]
+	default:
+		s.batch = make([]Probe, 0, sendBatch)
+	}
+}
+
+// Close stops every shard. Send and Close come from the same goroutine.
+func (s *epollSession) Close() error {
+	s.closed = true
+	var errs []error
+	for _, sh := range s.shards {
+		errs = append(errs, sh.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// connectShard is one shard of a connect session: its sender goroutine
+// opens non-blocking sockets and starts connect(2); its poller goroutine
+// waits for all the shard's attempts on one epoll set (itself parked in
+// the runtime's poller, so no thread blocks in epoll_wait), reads each
+// verdict (SO_ERROR, then the error queue for ICMP) and closes the socket.
+// Attempts that outlive their deadline are closed unanswered; the engine
+// turns that silence into its own verdict.
+type connectShard struct {
 	cfg     ConnectConfig
 	deliver func(Reply)
 	limit   int
@@ -38,9 +119,13 @@ type epollSession struct {
 	attempts map[uint64]*attempt // by id, the epoll user data: ids, unlike fds, are never reused
 	queue    []*attempt          // in deadline order (all attempts of a session live alike)
 	head     int
-	failed   []Reply // verdicts Send found at once, for the poller to deliver
+	failed   []Reply // verdicts found at once, for the poller to deliver
 	nextID   uint64
 	closed   bool
+
+	work    chan []Probe // batches for the sender
+	spare   chan []Probe // emptied batches, for reuse
+	senders sync.WaitGroup
 
 	done chan struct{}
 }
@@ -54,7 +139,7 @@ type attempt struct {
 	finished bool
 }
 
-func openConnectSession(cfg ConnectConfig, n int, deliver func(Reply)) (Session, error) {
+func newConnectShard(cfg ConnectConfig, n int, deliver func(Reply)) (*connectShard, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("probe: connect: epoll: %w", err)
@@ -83,47 +168,51 @@ func openConnectSession(cfg ConnectConfig, n int, deliver func(Reply)) (Session,
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("probe: connect: epoll: %w", err)
 	}
-	s := &epollSession{
+	s := &connectShard{
 		cfg: cfg, deliver: deliver, limit: n, epfd: epfd, wakefd: wakefd, ep: ep, epRC: rc,
 		attempts: map[uint64]*attempt{}, nextID: 1, done: make(chan struct{}),
+		work: make(chan []Probe, 64), spare: make(chan []Probe, 64),
 	}
+	s.senders.Add(1)
+	go s.sender()
 	go s.poll()
 	return s, nil
 }
 
-func (s *epollSession) Send(p Probe) error {
-	if err := checkConnectTarget(p); err != nil {
-		return err
+// sender opens sockets and starts connects for batches of probes. A few
+// senders run at once so that the kernel's work for connect(2), which on
+// a fast link includes the peer's answer, spreads over the CPUs.
+func (s *connectShard) sender() {
+	defer s.senders.Done()
+	for b := range s.work {
+		for _, p := range b {
+			s.start(p)
+		}
+		select {
+		case s.spare <- b:
+		default:
+		}
 	}
+}
+
+// start opens a non-blocking socket, starts connecting it and registers
+// it with the poller. A verdict known at once (no route, say) goes to the
+// poller to deliver.
+func (s *connectShard) start(p Probe) {
 	addr := p.Target.Addr.Unmap()
 	family, level, opt := unix.AF_INET, unix.SOL_IP, unix.IP_RECVERR
 	if addr.Is6() {
 		family, level, opt = unix.AF_INET6, unix.SOL_IPV6, unix.IPV6_RECVERR
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return errors.New("probe: connect: session closed")
-	}
-	// The engine keeps at most limit/2 targets in flight; should stragglers
-	// still fill the budget, the oldest attempt gives way.
-	for len(s.attempts) >= s.limit {
-		s.expireOldestLocked()
-	}
-	s.mu.Unlock()
-
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		if isResourceErr(err) {
-			return nil // silence; the engine retries later
-		}
-		return fmt.Errorf("probe: connect: socket: %w", err)
+		return // out of descriptors: silence, the engine retries later
 	}
 	_ = unix.SetsockoptInt(fd, level, opt, 1)
 	if s.cfg.Source.IsValid() {
 		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(s.cfg.Source.Unmap(), 0))); err != nil {
 			unix.Close(fd)
-			return fmt.Errorf("probe: connect: bind %s: %w", s.cfg.Source, err)
+			return // an unusable source address: silence
 		}
 	}
 	err = unix.Connect(fd, sockaddr(netip.AddrPortFrom(addr, p.Target.Port.Num)))
@@ -136,35 +225,42 @@ func (s *epollSession) Send(p Probe) error {
 			s.mu.Unlock()
 			s.wake()
 		}
-		return nil
+		return
 	}
-	// Even a connect that finished at once is reported by the poller:
-	// deliver must never run on the engine's goroutine.
+	// Registered under the lock, so that neither the poller nor another
+	// sender can see the attempt half made. Even a connect that finished
+	// at once is reported by the poller.
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		unix.Close(fd)
+		return
+	}
+	// The engine keeps the attempts within budget; should stragglers still
+	// fill it, the oldest attempt gives way.
+	for len(s.attempts) >= s.limit {
+		s.expireOldestLocked()
+	}
 	a := &attempt{id: s.nextID, fd: fd, t: p.Target, try: p.Try, deadline: time.Now().Add(attemptTimeout(p))}
-	s.nextID++
-	s.attempts[a.id] = a
-	s.queue = append(s.queue, a)
-	s.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT}
 	setEventID(&ev, a.id)
 	if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		s.mu.Lock()
-		s.finishLocked(a)
-		s.mu.Unlock()
-		return fmt.Errorf("probe: connect: epoll: %w", err)
+		unix.Close(fd)
+		return
 	}
-	return nil
+	s.nextID++
+	s.attempts[a.id] = a
+	s.queue = append(s.queue, a)
 }
 
-func (s *epollSession) wake() {
+func (s *connectShard) wake() {
 	var one = [8]byte{1}
 	unix.Write(s.wakefd, one[:])
 }
 
 // finishLocked forgets a and closes its socket (which also removes it from
 // the epoll set).
-func (s *epollSession) finishLocked(a *attempt) {
+func (s *connectShard) finishLocked(a *attempt) {
 	if a.finished {
 		return
 	}
@@ -173,7 +269,7 @@ func (s *epollSession) finishLocked(a *attempt) {
 	unix.Close(a.fd)
 }
 
-func (s *epollSession) expireOldestLocked() {
+func (s *connectShard) expireOldestLocked() {
 	for s.head < len(s.queue) {
 		a := s.queue[s.head]
 		s.queue[s.head] = nil
@@ -186,7 +282,7 @@ func (s *epollSession) expireOldestLocked() {
 	s.compactLocked()
 }
 
-func (s *epollSession) compactLocked() {
+func (s *connectShard) compactLocked() {
 	if s.head > 1024 && s.head*2 > len(s.queue) {
 		n := copy(s.queue, s.queue[s.head:])
 		clear(s.queue[n:])
@@ -196,7 +292,7 @@ func (s *epollSession) compactLocked() {
 
 // expireLocked closes attempts past their deadline and returns how long
 // until the next deadline (or a default wait).
-func (s *epollSession) expireLocked(now time.Time) time.Duration {
+func (s *connectShard) expireLocked(now time.Time) time.Duration {
 	for s.head < len(s.queue) {
 		a := s.queue[s.head]
 		if !a.finished && a.deadline.After(now) {
@@ -211,10 +307,11 @@ func (s *epollSession) expireLocked(now time.Time) time.Duration {
 	return 100 * time.Millisecond
 }
 
-func (s *epollSession) poll() {
+func (s *connectShard) poll() {
 	defer close(s.done)
 	events := make([]unix.EpollEvent, 256)
 	var replies []Reply
+	var ready []*attempt
 	for {
 		s.mu.Lock()
 		wait := s.expireLocked(time.Now())
@@ -233,7 +330,9 @@ func (s *epollSession) poll() {
 			return
 		}
 		now := time.Now()
-		replies = replies[:0]
+		replies, ready = replies[:0], ready[:0]
+		// Take the finished attempts under the lock; read their verdicts
+		// and close them outside it, so that senders are not held up.
 		s.mu.Lock()
 		for _, ev := range events[:max(n, 0)] {
 			id := eventID(&ev)
@@ -248,12 +347,18 @@ func (s *epollSession) poll() {
 			if a == nil {
 				continue // expired meanwhile
 			}
+			a.finished = true
+			delete(s.attempts, a.id)
+			ready = append(ready, a)
+		}
+		s.mu.Unlock()
+		for _, a := range ready {
 			if r, ok := verdict(a, now); ok {
 				replies = append(replies, r)
 			}
-			s.finishLocked(a)
+			unix.Close(a.fd)
 		}
-		s.mu.Unlock()
+		clear(ready)
 		for _, r := range replies {
 			s.deliver(r)
 		}
@@ -281,7 +386,7 @@ func verdict(a *attempt, now time.Time) (Reply, bool) {
 	return r, ok
 }
 
-func (s *epollSession) Close() error {
+func (s *connectShard) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -290,6 +395,9 @@ func (s *epollSession) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	// Send and Close come from the same goroutine: no Send races this.
+	close(s.work)
+	s.senders.Wait()
 	s.wake()
 	<-s.done
 	s.mu.Lock()

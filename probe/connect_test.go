@@ -55,6 +55,9 @@ func TestConnectSessionLoopback(t *testing.T) {
 	for i, p := range append(open, closed) {
 		require.NoError(t, sess.Send(probe.Probe{Target: target.Target{Addr: lo, Port: target.Port{Proto: target.TCP, Num: p}}, Try: i, Timeout: time.Second}))
 	}
+	if f, ok := sess.(probe.Flusher); ok {
+		require.NoError(t, f.Flush()) // a batching session sends on Flush
+	}
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, sess.Close())
 	for i, p := range open {

@@ -88,7 +88,9 @@ type InFlightLimiter interface {
 // Flusher is implemented by sessions that batch probes. The engine calls
 // Flush when it stops sending for a while (the window is full, the rate
 // ceiling says wait, or it waits for replies), so no probe sits in a
-// batch while the engine waits for its reply.
+// batch while the engine waits for its reply. Code that drives a Session
+// itself must do the same: call Flush, when the session has it, before
+// waiting for replies.
 type Flusher interface {
 	Flush() error
 }
