@@ -171,7 +171,9 @@ func newConnectShard(cfg ConnectConfig, n int, deliver func(Reply)) (*connectSha
 	s := &connectShard{
 		cfg: cfg, deliver: deliver, limit: n, epfd: epfd, wakefd: wakefd, ep: ep, epRC: rc,
 		attempts: map[uint64]*attempt{}, nextID: 1, done: make(chan struct{}),
-		work: make(chan []Probe, 64), spare: make(chan []Probe, 64),
+		// A short queue: when the sender falls behind, Send waits, so the
+		// engine's clock for a probe starts close to its real send time.
+		work: make(chan []Probe, 2), spare: make(chan []Probe, 4),
 	}
 	s.senders.Add(1)
 	go s.sender()

@@ -124,7 +124,7 @@ func TestLabConnectAllPorts(t *testing.T) {
 	connectLayout.build(t, h)
 	for _, addr := range []netip.Addr{h.Addr4, h.Addr6} {
 		t.Run(addr.String(), func(t *testing.T) {
-			got, st := scanLab(t, addr, WithTiming(T4))
+			got, st := scanLab(t, addr, WithTiming(labTiming))
 			checkLayout(t, addr, connectLayout.want, got)
 			t.Logf("%s: %d probes, %d retransmits, %v", addr, st.Sent, st.Retransmits, st.Elapsed)
 		})
@@ -183,3 +183,6 @@ func TestLabConnectCancel(t *testing.T) {
 	assert.ErrorIs(t, sc.Wait(), context.Canceled)
 	requireGoroutinesBack(t, before)
 }
+
+// labTiming is the template of the clean-link lab scans.
+var labTiming = T5
