@@ -315,21 +315,32 @@ func (s *connectShard) poll() {
 	var replies []Reply
 	var ready []*attempt
 	for {
-		s.mu.Lock()
-		wait := s.expireLocked(time.Now())
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
+		// Collect what is ready before expiring anything: an attempt whose
+		// answer is waiting must not be closed as unanswered because this
+		// goroutine ran late.
+		n, err := unix.EpollWait(s.epfd, events, 0)
+		if err != nil && !errors.Is(err, unix.EINTR) {
 			return
 		}
-		s.ep.SetReadDeadline(time.Now().Add(wait))
-		n := 0
-		err := s.epRC.Read(func(fd uintptr) bool {
-			n, _ = unix.EpollWait(int(fd), events, 0)
-			return n > 0 // nothing ready: park until the set is readable
-		})
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			return
+		if n < len(events) {
+			// Everything ready at this moment is in hand: now expire.
+			s.mu.Lock()
+			wait := s.expireLocked(time.Now())
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return
+			}
+			if n <= 0 {
+				s.ep.SetReadDeadline(time.Now().Add(wait))
+				err := s.epRC.Read(func(fd uintptr) bool {
+					n, _ = unix.EpollWait(int(fd), events, 0)
+					return n > 0 // nothing ready: park until the set is readable
+				})
+				if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					return
+				}
+			}
 		}
 		now := time.Now()
 		replies, ready = replies[:0], ready[:0]

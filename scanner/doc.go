@@ -5,15 +5,18 @@
 // The engine owns time; probers own packets. For each scan it keeps:
 //
 //   - an RTT estimate (smoothed RTT and variance, RFC 6298 style) and a
-//     probe timeout of srtt + 4·rttvar clamped to the template's bounds.
-//     Probers report which try a reply answers, so even replies that come
-//     after a retransmission are exact samples;
+//     probe timeout of srtt + 4·rttvar, never below the largest sample of
+//     the last second or two (a scan takes thousands of samples per round
+//     trip, so the variance alone forgets a stall at once), clamped to the
+//     template's bounds. Probers report which try a reply answers, so even
+//     replies that come after a retransmission are exact samples;
 //   - an nmap-like congestion window: slow start, then linear growth. A
 //     reply to a retransmission proves a loss; when the loss rate rises
 //     above the link's usual level the window shrinks, once per round
 //     trip. Steady random loss does not shrink it;
 //   - retransmission: a silent target is probed again up to one more time
-//     than any target has needed so far, within WithMinRetries and
+//     than any target has needed so far (counting a late answer to an
+//     earlier try as needing the tries sent), within WithMinRetries and
 //     WithMaxRetries; then it takes the prober's Silence verdict
 //     (filtered/no-response for TCP);
 //   - a hard probes-per-second ceiling (WithRate, golang.org/x/time/rate),

@@ -444,11 +444,14 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	var rtt time.Duration
 	if try >= 0 && try <= ent.try && ent.try-try < len(ent.sent) {
 		rtt = t.Sub(ent.sent[try%len(ent.sent)])
-		e.rtt.sample(rtt)
+		e.rtt.sample(rtt, t)
 	}
+	// The target needed ent.try+1 tries to be answered, whichever try the
+	// answer names: a late answer to an earlier try means the timeout was
+	// too short, which calls for as many retries as a lost probe does.
+	e.maxSuccess = max(e.maxSuccess, ent.try)
 	lost := 0.0
 	if try > 0 && try == ent.try {
-		e.maxSuccess = max(e.maxSuccess, try)
 		lost = 1
 	}
 	// A reply to a retransmission proves an earlier try was lost. Loss that

@@ -151,7 +151,8 @@ func TestLabTwoScannersAtOnce(t *testing.T) {
 		for _, a := range []netip.Addr{h1.Addr4, h2.Addr6} {
 			t.Run(a.String(), func(t *testing.T) {
 				t.Parallel()
-				got, _ := scanLab(t, a, WithTiming(T4))
+				got, st := scanLab(t, a, WithTiming(T4))
+				t.Logf("%s: %d probes, %d retransmits, %d late, srtt %v, timeout %v, %v", a, st.Sent, st.Retransmits, st.Late, st.SRTT, st.Timeout, st.Elapsed)
 				checkLayout(t, a, connectLayout.want, got)
 			})
 		}

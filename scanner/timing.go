@@ -72,17 +72,36 @@ func (t Timing) params() timingParams {
 
 // rttEstimator keeps a smoothed RTT and its variance (RFC 6298) and turns
 // them into a retransmission timeout: srtt + 4·rttvar, clamped.
+//
+// A scan takes an RTT sample per reply, thousands per round trip, not one
+// per round trip as TCP does, so the variance forgets a stall within
+// milliseconds. The timeout therefore never drops below the largest sample
+// of the last one to two seconds: a path or host that stalls now and then
+// keeps getting time to answer instead of being retransmitted to, and
+// finally called filtered, during the next stall.
 type rttEstimator struct {
 	srtt, rttvar   time.Duration
 	initial        time.Duration
 	minRTO, maxRTO time.Duration
 	samples        int
+
+	bucket          time.Time     // start of the current one-second bucket
+	curMax, prevMax time.Duration // largest samples of this and the last bucket
 }
 
-func (e *rttEstimator) sample(rtt time.Duration) {
+const rttMaxBucket = time.Second
+
+func (e *rttEstimator) sample(rtt time.Duration, now time.Time) {
 	if rtt <= 0 {
 		rtt = time.Microsecond
 	}
+	switch age := now.Sub(e.bucket); {
+	case age >= 2*rttMaxBucket:
+		e.bucket, e.curMax, e.prevMax = now, 0, 0
+	case age >= rttMaxBucket:
+		e.bucket, e.prevMax, e.curMax = now, e.curMax, 0
+	}
+	e.curMax = max(e.curMax, rtt)
 	if e.samples == 0 {
 		e.srtt = rtt
 		e.rttvar = rtt / 2
@@ -101,7 +120,7 @@ func (e *rttEstimator) timeout() time.Duration {
 	if e.samples == 0 {
 		return clamp(e.initial, e.minRTO, e.maxRTO)
 	}
-	return clamp(e.srtt+4*e.rttvar, e.minRTO, e.maxRTO)
+	return clamp(max(e.srtt+4*e.rttvar, e.curMax, e.prevMax), e.minRTO, e.maxRTO)
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration {
