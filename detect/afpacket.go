@@ -1,10 +1,11 @@
 package detect
 
 import (
-	"fmt"
 	"time"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/portsense/portsense/internal/afpacket"
 )
 
 // AFPacketConfig configures live capture with NewAFPacketSource. A nil
@@ -60,30 +61,5 @@ func (c *AFPacketConfig) withDefaults() AFPacketConfig {
 // rest. It reads the protocol from the socket buffer (SKF_AD_PROTOCOL), so it
 // works on SOCK_DGRAM sockets whatever the link layer.
 func DefaultFilter(snapLen int) ([]bpf.RawInstruction, error) {
-	if snapLen <= 0 || snapLen > maxSnap {
-		return nil, fmt.Errorf("detect: snap length %d outside 1..%d", snapLen, maxSnap)
-	}
-	prog := []bpf.Instruction{
-		/* 0 */ bpf.LoadExtension{Num: bpf.ExtProto},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherIPv4, SkipTrue: 2},
-		/* 2 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: etherIPv6, SkipTrue: 5},
-		/* 3 */ bpf.RetConstant{Val: 0},
-		// IPv4: protocol byte.
-		/* 4 */ bpf.LoadAbsolute{Off: 9, Size: 1},
-		/* 5 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoTCP, SkipTrue: 11},
-		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoUDP, SkipTrue: 10},
-		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoICMP, SkipTrue: 9, SkipFalse: 8},
-		// IPv6: next header byte.
-		/* 8 */ bpf.LoadAbsolute{Off: 6, Size: 1},
-		/* 9 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoTCP, SkipTrue: 7},
-		/* 10 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoUDP, SkipTrue: 6},
-		/* 11 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoICMPv6, SkipTrue: 5},
-		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoHopByHop, SkipTrue: 4},
-		/* 13 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoRouting, SkipTrue: 3},
-		/* 14 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoFragment, SkipTrue: 2},
-		/* 15 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: protoDstOpts, SkipTrue: 1},
-		/* 16 */ bpf.RetConstant{Val: 0},
-		/* 17 */ bpf.RetConstant{Val: uint32(snapLen)},
-	}
-	return bpf.Assemble(prog)
+	return afpacket.CaptureFilter(snapLen)
 }

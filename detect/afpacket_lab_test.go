@@ -37,7 +37,7 @@ func TestAFPacketLab(t *testing.T) {
 	ifname := hostIface(t, h)
 	var src *AFPacketSource
 	if err := h.Do(func() (err error) {
-		src, err = NewAFPacketSource(ifname, &AFPacketConfig{PollTimeout: 50 * time.Millisecond})
+		src, err = NewAFPacketSource(t.Context(), ifname, &AFPacketConfig{PollTimeout: 50 * time.Millisecond})
 		return err
 	}); err != nil {
 		t.Fatal(err)

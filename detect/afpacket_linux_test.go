@@ -3,11 +3,14 @@
 package detect
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/net/bpf"
 
 	"github.com/portsense/portsense/internal/netlab"
 	"github.com/portsense/portsense/target"
@@ -16,7 +19,7 @@ import (
 func openCapture(t *testing.T, ifname string) *AFPacketSource {
 	t.Helper()
 	netlab.New(t) // skips (or fails under PORTSENSE_LAB_REQUIRED=1) unless root in the lab namespace
-	s, err := NewAFPacketSource(ifname, &AFPacketConfig{PollTimeout: 50 * time.Millisecond})
+	s, err := NewAFPacketSource(t.Context(), ifname, &AFPacketConfig{PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func TestAFPacketClosed(t *testing.T) {
 	if err := s.ReadObservation(&o); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("read after close: %v", err)
 	}
-	if _, err := NewAFPacketSource("no-such-if0", nil); err == nil {
+	if _, err := NewAFPacketSource(t.Context(), "no-such-if0", nil); err == nil {
 		t.Fatal("unknown interface accepted")
 	}
 }
@@ -107,5 +110,76 @@ func TestAFPacketAllocs(t *testing.T) {
 	var o Observation
 	if n := testing.AllocsPerRun(5, func() { s.ReadObservation(&o) }); n != 0 {
 		t.Errorf("%v allocs per read, want 0", n)
+	}
+}
+
+// Close wakes a ReadObservation blocked in another goroutine at once, not
+// after the poll timeout (here an hour): Close returns within 10 ms (one
+// of three tries must, so that a loaded machine's scheduling hiccup is not
+// a failure while a Close that waits for the reader or for the kernel's
+// socket release, 8-28 ms, is).
+func TestAFPacketCloseWakesReader(t *testing.T) {
+	netlab.New(t)
+	drop := []bpf.RawInstruction{{Op: 0x06, K: 0}} // nothing arrives
+	var took []time.Duration
+	for range 3 {
+		s, err := NewAFPacketSource(t.Context(), "lo", &AFPacketConfig{Filter: drop, PollTimeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			var o Observation
+			errc <- s.ReadObservation(&o)
+		}()
+		time.Sleep(50 * time.Millisecond) // let the reader block
+		start := time.Now()
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+		select {
+		case err := <-errc:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("read after Close: %v", err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("reader still blocked 2s after Close")
+		}
+		if took[len(took)-1] < 10*time.Millisecond {
+			t.Logf("Close returned in %v with a reader blocked", took[len(took)-1])
+			return
+		}
+	}
+	t.Fatalf("Close with a blocked reader took %v", took)
+}
+
+// Cancelling the source's context ends a blocked read with ctx's error.
+func TestAFPacketContext(t *testing.T) {
+	netlab.New(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	drop := []bpf.RawInstruction{{Op: 0x06, K: 0}}
+	s, err := NewAFPacketSource(ctx, "lo", &AFPacketConfig{Filter: drop, PollTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errc := make(chan error, 1)
+	go func() {
+		var o Observation
+		errc <- s.ReadObservation(&o)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("read after cancel: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("reader still blocked 2s after cancel")
+	}
+	if _, err := NewAFPacketSource(ctx, "lo", nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("open with a done context: %v", err)
 	}
 }

@@ -3,6 +3,7 @@
 package detect
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -14,7 +15,7 @@ type AFPacketSource struct{}
 
 // NewAFPacketSource returns an error wrapping errors.ErrUnsupported: live
 // capture needs Linux AF_PACKET.
-func NewAFPacketSource(ifname string, cfg *AFPacketConfig) (*AFPacketSource, error) {
+func NewAFPacketSource(ctx context.Context, ifname string, cfg *AFPacketConfig) (*AFPacketSource, error) {
 	return nil, fmt.Errorf("detect: live capture on %q: %w", ifname, errors.ErrUnsupported)
 }
 

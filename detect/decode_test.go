@@ -10,11 +10,12 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/portsense/portsense/internal/wire"
 	"github.com/portsense/portsense/target"
 )
 
 var (
-	ethDec = Decoder{Link: LinkEthernet}
+	ethDec = dec(LinkEthernet)
 	mac1   = net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
 	mac2   = net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
 	v4a    = netip.MustParseAddr("198.18.1.1")
@@ -26,6 +27,28 @@ var (
 
 // serialize builds a packet from gopacket layers with lengths and
 // checksums fixed up.
+// dec returns a Decoder for l, which must be supported.
+func dec(l LinkType) Decoder {
+	d, err := NewDecoder(l)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// The zero Decoder decodes raw IP, never BSD loopback.
+func TestZeroDecoder(t *testing.T) {
+	ipb := serialize(t, ip4(layers.IPProtocolUDP, v4b, v4a), &layers.UDP{SrcPort: 1, DstPort: 2})
+	var o Observation
+	if err := (Decoder{}).Decode(ipb, t0, &o); err != nil || o.Src != v4b || (Decoder{}).Link() != LinkRaw {
+		t.Fatalf("zero decoder: %v %+v", err, o)
+	}
+	null := append([]byte{2, 0, 0, 0}, ipb...)
+	if err := (Decoder{}).Decode(null, t0, &o); err == nil {
+		t.Fatalf("zero decoder read a BSD loopback header: %+v", o)
+	}
+}
+
 func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	for _, l := range ls {
@@ -63,7 +86,7 @@ func TestDecodeIPv4TCP(t *testing.T) {
 		&layers.TCP{SrcPort: 40000, DstPort: 22, SYN: true, ECE: true, CWR: true, Window: 1024, DataOffset: 5},
 		gopacket.Payload("hello"))
 	var o Observation
-	if err := (Decoder{Link: LinkEthernet}).Decode(pkt, t0, &o); err != nil {
+	if err := dec(LinkEthernet).Decode(pkt, t0, &o); err != nil {
 		t.Fatal(err)
 	}
 	want := Observation{Time: t0, Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 22, Proto: target.TCP,
@@ -91,7 +114,7 @@ func TestDecodeLinuxSLL(t *testing.T) {
 	sll := make([]byte, 16, 16+len(ipb))
 	sll[14], sll[15] = 0x08, 0x00
 	var o Observation
-	if err := (Decoder{Link: LinkLinuxSLL}).Decode(append(sll, ipb...), t0, &o); err != nil {
+	if err := dec(LinkLinuxSLL).Decode(append(sll, ipb...), t0, &o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Src != v4b || o.DstPort != 2 {
@@ -99,19 +122,19 @@ func TestDecodeLinuxSLL(t *testing.T) {
 	}
 	sll2 := make([]byte, 20, 20+len(ipb))
 	sll2[0], sll2[1] = 0x08, 0x00
-	if err := (Decoder{Link: LinkLinuxSLL2}).Decode(append(sll2, ipb...), t0, &o); err != nil || o.Dst != v4a {
+	if err := dec(LinkLinuxSLL2).Decode(append(sll2, ipb...), t0, &o); err != nil || o.Dst != v4a {
 		t.Fatalf("sll2: %v %+v", err, o)
 	}
 	null := append([]byte{2, 0, 0, 0}, ipb...)
-	if err := (Decoder{Link: LinkNull}).Decode(null, t0, &o); err != nil || o.Dst != v4a {
+	if err := dec(LinkNull).Decode(null, t0, &o); err != nil || o.Dst != v4a {
 		t.Fatalf("null: %v %+v", err, o)
 	}
 	for _, l := range []LinkType{LinkRaw, LinkIPv4} {
-		if err := (Decoder{Link: l}).Decode(ipb, t0, &o); err != nil || o.Dst != v4a {
+		if err := dec(l).Decode(ipb, t0, &o); err != nil || o.Dst != v4a {
 			t.Fatalf("%v: %v %+v", l, err, o)
 		}
 	}
-	if err := (Decoder{Link: LinkIPv6}).Decode(ipb, t0, &o); !errors.Is(err, ErrMalformed) {
+	if err := dec(LinkIPv6).Decode(ipb, t0, &o); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("ipv4 packet on ipv6 link: %v", err)
 	}
 }
@@ -176,10 +199,10 @@ func ext(nh byte, n int) []byte {
 func TestDecodeIPv6ExtensionHeaders(t *testing.T) {
 	tcp := serialize(t, ip6(layers.IPProtocolTCP, v6a, v6b),
 		&layers.TCP{SrcPort: 1234, DstPort: 443, FIN: true, PSH: true, URG: true, DataOffset: 5})[40:]
-	frag := []byte{protoTCP, 0, 0, 1, 0, 0, 0, 9} // offset 0, more fragments
-	chain := append(append(append(ext(protoRouting, 1), ext(protoDstOpts, 2)...), ext(protoFragment, 1)...), frag...)
-	chain[8] = protoDstOpts // routing header points at dest opts
-	chain[8+8] = protoFragment
+	frag := []byte{wire.ProtoTCP, 0, 0, 1, 0, 0, 0, 9} // offset 0, more fragments
+	chain := append(append(append(ext(wire.ProtoRouting, 1), ext(wire.ProtoDstOpts, 2)...), ext(wire.ProtoFragment, 1)...), frag...)
+	chain[8] = wire.ProtoDstOpts // routing header points at dest opts
+	chain[8+8] = wire.ProtoFragment
 	payload := append(chain, tcp...)
 	pkt := serialize(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6HopByHop, v6a, v6b), gopacket.Payload(payload))
 	var o Observation
@@ -204,12 +227,12 @@ func TestDecodeIPv4Fragments(t *testing.T) {
 	ip.Flags = layers.IPv4MoreFragments
 	pkt := serialize(t, ip, &layers.TCP{SrcPort: 1, DstPort: 2, SYN: true, DataOffset: 5})
 	var o Observation
-	if err := (Decoder{Link: LinkRaw}).Decode(pkt, t0, &o); err != nil || o.DstPort != 2 {
+	if err := dec(LinkRaw).Decode(pkt, t0, &o); err != nil || o.DstPort != 2 {
 		t.Fatalf("first fragment: %v %+v", err, o)
 	}
 	ip.FragOffset = 100
 	pkt = serialize(t, ip, gopacket.Payload("xxxxxxxxxxxxxxxxxxxxxxxx"))
-	if err := (Decoder{Link: LinkRaw}).Decode(pkt, t0, &o); !errors.Is(err, ErrNotObserved) {
+	if err := dec(LinkRaw).Decode(pkt, t0, &o); !errors.Is(err, ErrNotObserved) {
 		t.Fatalf("later fragment: %v", err)
 	}
 }
@@ -225,8 +248,8 @@ func TestDecodeNotObserved(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrNotObserved", name, err)
 		}
 	}
-	if err := (Decoder{Link: 9999}).Decode(arp, t0, &o); !errors.Is(err, ErrNotObserved) {
-		t.Errorf("unknown link: %v", err)
+	if _, err := NewDecoder(9999); err == nil {
+		t.Errorf("NewDecoder accepted link type 9999")
 	}
 }
 
@@ -305,7 +328,7 @@ func TestDecodeAllocs(t *testing.T) {
 		{0x01},
 	}
 	var o Observation
-	d := Decoder{Link: LinkEthernet}
+	d := dec(LinkEthernet)
 	for i, pkt := range pkts {
 		if n := testing.AllocsPerRun(100, func() { d.Decode(pkt, t0, &o) }); n != 0 {
 			t.Errorf("packet %d: %v allocs per decode, want 0", i, n)

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/portsense/portsense/internal/wire"
 	"github.com/portsense/portsense/target"
 )
 
@@ -499,8 +500,8 @@ func (t *OutcomeTracker) icmp(o *Observation, now int64) {
 	if !o.HasQuote {
 		return
 	}
-	unreach := (o.Proto == target.ICMP && o.ICMPType == 3) || (o.Proto == target.ICMPv6 && o.ICMPType == 1)
-	if !unreach {
+	// The one ICMP classification table, shared with the probers.
+	if wire.ClassifyICMP(o.Proto == target.ICMPv6, o.ICMPType, o.ICMPCode).Kind != wire.ICMPUnreachable {
 		return
 	}
 	q := &o.Quoted

@@ -113,7 +113,7 @@ func (s *PcapSource) ReadObservation(o *Observation) error {
 	if err != nil {
 		return err
 	}
-	return Decoder{Link: link}.Decode(data, ts, o)
+	return Decoder{link: link, set: true}.Decode(data, ts, o)
 }
 
 // Close closes the file opened by OpenPcap; for NewPcapSource it does nothing.

@@ -70,7 +70,7 @@ func TestEndToEndLab(t *testing.T) {
 	var src *AFPacketSource
 	var blk *NFTBlocker
 	if err := h.Do(func() (err error) {
-		if src, err = NewAFPacketSource(ifname, nil); err != nil {
+		if src, err = NewAFPacketSource(t.Context(), ifname, nil); err != nil {
 			return err
 		}
 		blk, err = NewNFTBlocker(&NFTConfig{Table: "portsense_e2e", Allow: Allowlist{netip.PrefixFrom(friend, 32)}})

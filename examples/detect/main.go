@@ -136,7 +136,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		defer s.Close()
 		src = s
 	} else {
-		s, err := detect.NewAFPacketSource(o.iface, nil)
+		s, err := detect.NewAFPacketSource(ctx, o.iface, nil)
 		if err != nil {
 			return err
 		}

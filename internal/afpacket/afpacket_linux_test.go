@@ -111,30 +111,35 @@ func TestSendReceiveLoopback(t *testing.T) {
 }
 
 // waitClosed checks that Close wakes a reader blocked in read at once:
-// Close must return, and the read fail with net.ErrClosed, well within a
-// bound (generous for a loaded CI machine; the point is "not a poll
-// timeout").
-func waitClosed(t *testing.T, read func() error, close func() error) {
+// Close returns within 10 ms (the bound the detect source promises; a try
+// of three may miss it on a loaded machine, all three may not) and the
+// read fails with net.ErrClosed.
+func waitClosed(t *testing.T, open func() (read func() error, close func() error)) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() { errc <- read() }()
-	time.Sleep(20 * time.Millisecond) // let the reader block
-	start := time.Now()
-	if err := close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	closed := time.Since(start)
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) || !errors.Is(err, os.ErrClosed) {
-			t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+	var took []time.Duration
+	for range 3 {
+		read, close := open()
+		errc := make(chan error, 1)
+		go func() { errc <- read() }()
+		time.Sleep(20 * time.Millisecond) // let the reader block
+		start := time.Now()
+		if err := close(); err != nil {
+			t.Fatalf("Close: %v", err)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("reader still blocked 1s after Close")
+		took = append(took, time.Since(start))
+		select {
+		case err := <-errc:
+			if !errors.Is(err, net.ErrClosed) || !errors.Is(err, os.ErrClosed) {
+				t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+			}
+		case <-time.After(time.Second):
+			t.Fatal("reader still blocked 1s after Close")
+		}
+		if took[len(took)-1] < 10*time.Millisecond {
+			return
+		}
 	}
-	if closed > 10*time.Millisecond {
-		t.Logf("Close took %v (over 10 ms: a loaded machine?)", closed)
-	}
+	t.Fatalf("Close with a blocked reader took %v: over 10 ms three times", took)
 }
 
 func TestCloseWakesReaders(t *testing.T) {
@@ -142,28 +147,42 @@ func TestCloseWakesReaders(t *testing.T) {
 		t.Skip(why)
 	}
 	lo, _ := net.InterfaceByName("lo")
-	drop := []bpf.RawInstruction{{Op: 0x06, K: 0}} // ret #0: nothing arrives
-	c, err := afpacket.Listen(lo, afpacket.Datagram, afpacket.ProtoAll, &afpacket.Config{Filter: drop})
-	if err != nil {
-		t.Fatal(err)
+	drop := &afpacket.Config{Filter: []bpf.RawInstruction{{Op: 0x06, K: 0}}} // ret #0: nothing arrives
+	listen := func() *afpacket.Conn {
+		c, err := afpacket.Listen(lo, afpacket.Datagram, afpacket.ProtoAll, drop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	br, _ := c.NewBatchReader(4, 64)
-	waitClosed(t, func() error { _, err := br.Read(); return err }, c.Close)
-
-	c, err = afpacket.Listen(lo, afpacket.Datagram, afpacket.ProtoAll, &afpacket.Config{Filter: drop})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitClosed(t, func() error { _, _, err := c.ReadFrom(make([]byte, 64)); return err }, c.Close)
-
-	r, err := afpacket.ListenRing(lo, afpacket.Datagram, afpacket.ProtoAll, &afpacket.RingConfig{Config: afpacket.Config{Filter: drop}, BlockSize: 4096, Blocks: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitClosed(t, func() error { var p afpacket.Packet; return r.ReadPacket(&p) }, r.Close)
-	if _, err := r.Stats(); err != nil {
-		t.Errorf("Stats after Close: %v", err)
-	}
+	t.Run("batch", func(t *testing.T) {
+		waitClosed(t, func() (func() error, func() error) {
+			c := listen()
+			br, _ := c.NewBatchReader(4, 64)
+			return func() error { _, err := br.Read(); return err }, c.Close
+		})
+	})
+	t.Run("readfrom", func(t *testing.T) {
+		waitClosed(t, func() (func() error, func() error) {
+			c := listen()
+			return func() error { _, _, err := c.ReadFrom(make([]byte, 64)); return err }, c.Close
+		})
+	})
+	t.Run("ring", func(t *testing.T) {
+		waitClosed(t, func() (func() error, func() error) {
+			r, err := afpacket.ListenRing(lo, afpacket.Datagram, afpacket.ProtoAll, &afpacket.RingConfig{Config: *drop})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func() error { var p afpacket.Packet; return r.ReadPacket(&p) }, func() error {
+				err := r.Close()
+				if _, serr := r.Stats(); serr != nil {
+					t.Errorf("Stats after Close: %v", serr)
+				}
+				return err
+			}
+		})
+	})
 }
 
 // TestRing reads packets sent on lo through the TPACKET_V3 ring, once

@@ -225,8 +225,9 @@ func (r *Ring) SetReadDeadline(t time.Time) error { return r.f.SetReadDeadline(t
 func (r *Ring) Stats() (Stats, error) { return r.stats.read(r.rc, true, &r.isOff) }
 
 // Close releases the ring and the socket. A ReadPacket blocked in another
-// goroutine returns at once with an error matching net.ErrClosed; Close
-// returns after it did.
+// goroutine returns at once with an error matching net.ErrClosed. As with
+// Conn.Close, the kernel's release of the socket finishes in the
+// background.
 func (r *Ring) Close() error {
 	r.Stats() // keep the final counters readable after Close
 	r.mu.Lock()
@@ -236,11 +237,9 @@ func (r *Ring) Close() error {
 	}
 	r.closed = true
 	r.isOff.Store(true)
-	unix.Munmap(r.ring)
+	unix.Munmap(r.ring) // no reader is inside the ring: it holds mu there
 	r.ring = nil
 	r.mu.Unlock()
-	if err := r.f.Close(); err != nil {
-		return mapErr("close", err, &r.isOff)
-	}
+	release(r.f)
 	return nil
 }
