@@ -2,14 +2,19 @@ package route
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/net/bpf"
+
+	"github.com/portsense/portsense/internal/afpacket"
+	"github.com/portsense/portsense/internal/packet"
+	"github.com/portsense/portsense/internal/wire"
 )
 
 // Resolve finds the hardware address of ip on the interface ifindex by
@@ -59,112 +64,120 @@ func deadline(ctx context.Context, perTry time.Duration) time.Time {
 	return d
 }
 
-// readUntil reads from fd until match says done or the deadline passes.
-func readUntil(fd int, until time.Time, match func(b []byte) bool) error {
+// exchange sends req to dst on a packet socket of ifindex bound to proto
+// and filtered by filter, then reads until match accepts a decoded packet,
+// the per-try deadline passes or ctx is done.
+func exchange(ctx context.Context, ifindex int, proto uint16, filter []bpf.RawInstruction, req []byte, dst *afpacket.Addr, until time.Time, match func(p *wire.Packet) bool) error {
+	ifi, err := net.InterfaceByIndex(ifindex)
+	if err != nil {
+		return err
+	}
+	c, err := afpacket.Listen(ifi, afpacket.Datagram, proto, &afpacket.Config{Filter: filter, IgnoreOutgoing: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := c.WritePacket(req, dst); err != nil {
+		return err
+	}
+	if err := c.SetReadDeadline(until); err != nil {
+		return err
+	}
 	buf := make([]byte, 1500)
+	var from afpacket.Addr
+	var p wire.Packet
 	for {
-		left := time.Until(until)
-		if left <= 0 {
+		n, err := c.ReadPacket(buf, &from)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return errNoAnswer
-		}
-		tv := unix.NsecToTimeval(left.Nanoseconds())
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return err
-		}
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err == unix.EAGAIN || err == unix.EINTR {
-			continue
 		}
 		if err != nil {
 			return err
 		}
-		if match(buf[:n]) {
+		if p.DecodeNetwork(from.Protocol, buf[:n]) == nil && match(&p) {
 			return nil
 		}
 	}
 }
 
-func arp(ctx context.Context, ifindex int, hw net.HardwareAddr, src, ip netip.Addr, perTry time.Duration) (net.HardwareAddr, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ARP)))
+// arpFilter admits ARP replies only.
+var arpFilter = sync.OnceValue(func() []bpf.RawInstruction {
+	return mustAssemble(func(a *afpacket.Assembler) {
+		a.Op(bpf.LoadAbsolute{Off: 6, Size: 2}) // operation
+		a.JumpEq(uint32(wire.ARPReply), "", "drop")
+		a.Op(bpf.RetConstant{Val: 64})
+		a.Label("drop")
+		a.Op(bpf.RetConstant{Val: 0})
+	})
+})
+
+// naFilter admits IPv6 neighbour advertisements (no extension headers,
+// hop limit 255) only.
+var naFilter = sync.OnceValue(func() []bpf.RawInstruction {
+	return mustAssemble(func(a *afpacket.Assembler) {
+		a.Op(bpf.LoadAbsolute{Off: 6, Size: 2}) // next header, hop limit
+		a.JumpEq(uint32(wire.ProtoICMPv6)<<8|255, "", "drop")
+		a.Op(bpf.LoadAbsolute{Off: 40, Size: 1}) // ICMPv6 type
+		a.JumpEq(136, "", "drop")
+		a.Op(bpf.RetConstant{Val: 256})
+		a.Label("drop")
+		a.Op(bpf.RetConstant{Val: 0})
+	})
+})
+
+func mustAssemble(build func(a *afpacket.Assembler)) []bpf.RawInstruction {
+	var a afpacket.Assembler
+	build(&a)
+	prog, err := a.Assemble()
 	if err != nil {
-		return nil, fmt.Errorf("route: arp socket: %w", err)
+		panic(err)
 	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ARP), Ifindex: ifindex}); err != nil {
-		return nil, fmt.Errorf("route: arp bind: %w", err)
-	}
-	req := make([]byte, 28)
-	binary.BigEndian.PutUint16(req[0:], 1)      // Ethernet
-	binary.BigEndian.PutUint16(req[2:], 0x0800) // IPv4
-	req[4], req[5] = 6, 4
-	binary.BigEndian.PutUint16(req[6:], 1) // request
-	copy(req[8:14], hw)
-	s4, t4 := src.As4(), ip.As4()
-	copy(req[14:18], s4[:])
-	copy(req[24:28], t4[:])
-	to := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ARP), Ifindex: ifindex, Halen: 6, Addr: [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
-	if err := unix.Sendto(fd, req, 0, to); err != nil {
-		return nil, fmt.Errorf("route: arp send: %w", err)
-	}
+	return prog
+}
+
+func arp(ctx context.Context, ifindex int, hw net.HardwareAddr, src, ip netip.Addr, perTry time.Duration) (net.HardwareAddr, error) {
+	var req [packet.ARPLen]byte
+	n := packet.ARPRequest(req[:], [6]byte(hw), src, ip)
+	dst := &afpacket.Addr{Ifindex: ifindex, Protocol: afpacket.ProtoARP}
+	dst.SetHardwareAddr(net.HardwareAddr(packet.BroadcastHWAddr))
 	var mac net.HardwareAddr
-	err = readUntil(fd, deadline(ctx, perTry), func(b []byte) bool {
-		if len(b) < 28 || binary.BigEndian.Uint16(b[6:]) != 2 || b[4] != 6 || b[5] != 4 {
+	err := exchange(ctx, ifindex, afpacket.ProtoARP, arpFilter(), req[:n], dst, deadline(ctx, perTry), func(p *wire.Packet) bool {
+		if !p.IsARP() || p.ARPOp != wire.ARPReply || p.Src != ip {
 			return false
 		}
-		if [4]byte(b[14:18]) != t4 {
-			return false
-		}
-		mac = net.HardwareAddr(append([]byte(nil), b[8:14]...))
+		mac = net.HardwareAddr(append([]byte(nil), p.LinkAddr[:]...))
 		return true
 	})
-	return mac, err
+	if err != nil {
+		return nil, fmt.Errorf("route: arp: %w", err)
+	}
+	return mac, nil
 }
 
 func ndp(ctx context.Context, ifindex int, hw net.HardwareAddr, src, ip netip.Addr, perTry time.Duration) (net.HardwareAddr, error) {
-	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMPV6)
-	if err != nil {
-		return nil, fmt.Errorf("route: icmpv6 socket: %w", err)
+	var req [packet.NeighborSolLen]byte
+	n := packet.NeighborSolicitation(req[:], [6]byte(hw), src, ip)
+	if n == 0 {
+		return nil, fmt.Errorf("route: neighbour solicitation for %v from %v: not IPv6", ip, src)
 	}
-	defer unix.Close(fd)
-	for _, o := range []int{unix.IPV6_MULTICAST_HOPS, unix.IPV6_UNICAST_HOPS} {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, o, 255); err != nil {
-			return nil, fmt.Errorf("route: icmpv6 hop limit: %w", err)
-		}
-	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifindex); err != nil {
-		return nil, fmt.Errorf("route: icmpv6 multicast interface: %w", err)
-	}
-	var zone uint32
-	if src.IsLinkLocalUnicast() {
-		zone = uint32(ifindex)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet6{Addr: src.As16(), ZoneId: zone}); err != nil {
-		return nil, fmt.Errorf("route: icmpv6 bind %v: %w", src, err)
-	}
-	t16 := ip.As16()
-	ns := make([]byte, 32)
-	ns[0] = 135 // neighbour solicitation; the kernel fills the checksum
-	copy(ns[8:24], t16[:])
-	ns[24], ns[25] = 1, 1 // source link-layer address option
-	copy(ns[26:32], hw)
-	group := [16]byte{0xff, 0x02, 10: 0, 11: 1, 12: 0xff, 13: t16[13], 14: t16[14], 15: t16[15]}
-	if err := unix.Sendto(fd, ns, 0, &unix.SockaddrInet6{Addr: group, ZoneId: uint32(ifindex)}); err != nil {
-		return nil, fmt.Errorf("route: neighbour solicitation: %w", err)
-	}
+	group := packet.MulticastHW(packet.SolicitedNode(ip))
+	dst := &afpacket.Addr{Ifindex: ifindex, Protocol: afpacket.ProtoIPv6}
+	dst.SetHardwareAddr(group[:])
 	var mac net.HardwareAddr
-	err = readUntil(fd, deadline(ctx, perTry), func(b []byte) bool {
-		if len(b) < 24 || b[0] != 136 || [16]byte(b[8:24]) != t16 {
+	err := exchange(ctx, ifindex, afpacket.ProtoIPv6, naFilter(), req[:n], dst, deadline(ctx, perTry), func(p *wire.Packet) bool {
+		if p.ICMPClass().Kind != wire.ICMPNeighborAdvert || p.TTL != 255 || p.NDTarget != ip || !p.HasLinkAddr {
 			return false
 		}
-		for o := b[24:]; len(o) >= 8 && o[1] > 0 && int(o[1])*8 <= len(o); o = o[int(o[1])*8:] {
-			if o[0] == 2 { // target link-layer address
-				mac = net.HardwareAddr(append([]byte(nil), o[2:8]...))
-				return true
-			}
-		}
-		return false
+		mac = net.HardwareAddr(append([]byte(nil), p.LinkAddr[:]...))
+		return true
 	})
-	return mac, err
+	if err != nil {
+		return nil, fmt.Errorf("route: neighbour discovery: %w", err)
+	}
+	return mac, nil
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }

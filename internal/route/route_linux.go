@@ -7,92 +7,45 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// nlRequest sends one netlink request and returns the payloads of the
-// replies of type want, up to NLMSG_DONE (dumps) or the first reply.
-func nlRequest(typ uint16, flags uint16, body []byte, want uint16) ([][]byte, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+// nlRequest sends one rtnetlink request through github.com/mdlayher/netlink
+// (which sets and checks the sequence number and port ID of every reply,
+// and gathers multi-part dumps) and returns the payloads of the replies of
+// type want.
+func nlRequest(typ uint16, flags netlink.HeaderFlags, body []byte, want uint16) ([][]byte, error) {
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
 	if err != nil {
-		return nil, fmt.Errorf("route: netlink socket: %w", err)
+		return nil, fmt.Errorf("route: netlink: %w", err)
 	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("route: netlink bind: %w", err)
-	}
-	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(body))
-	msg = append(msg, body...)
-	binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
-	binary.NativeEndian.PutUint16(msg[4:], typ)
-	binary.NativeEndian.PutUint16(msg[6:], flags|unix.NLM_F_REQUEST)
-	binary.NativeEndian.PutUint32(msg[8:], 1) // sequence
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("route: netlink send: %w", err)
+	defer c.Close()
+	msgs, err := c.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: netlink.Request | flags},
+		Data:   body,
+	})
+	if err != nil {
+		return nil, err
 	}
 	var out [][]byte
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return nil, fmt.Errorf("route: netlink receive: %w", err)
-		}
-		b := buf[:n]
-		for len(b) >= unix.SizeofNlMsghdr {
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			if l < unix.SizeofNlMsghdr || l > len(b) {
-				return nil, errors.New("route: malformed netlink message")
-			}
-			t := binary.NativeEndian.Uint16(b[4:])
-			p := b[unix.SizeofNlMsghdr:l]
-			switch t {
-			case unix.NLMSG_DONE:
-				return out, nil
-			case unix.NLMSG_ERROR:
-				if len(p) >= 4 {
-					if e := int32(binary.NativeEndian.Uint32(p)); e != 0 {
-						return nil, unix.Errno(-e)
-					}
-				}
-				return out, nil
-			case want:
-				out = append(out, append([]byte(nil), p...))
-				if flags&unix.NLM_F_DUMP == 0 {
-					return out, nil
-				}
-			}
-			a := min((l+3)&^3, len(b))
-			b = b[a:]
+	for _, m := range msgs {
+		if uint16(m.Header.Type) == want {
+			out = append(out, m.Data)
 		}
 	}
+	return out, nil
 }
 
 // attrs calls fn for every rtattr in b.
 func attrs(b []byte, fn func(typ uint16, v []byte)) {
-	for len(b) >= 4 {
-		l := int(binary.NativeEndian.Uint16(b[0:]))
-		if l < 4 || l > len(b) {
-			return
-		}
-		fn(binary.NativeEndian.Uint16(b[2:])&0x3fff, b[4:l])
-		a := (l + 3) &^ 3
-		if a > len(b) {
-			return
-		}
-		b = b[a:]
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return
 	}
-}
-
-func addAttr(b []byte, typ uint16, v []byte) []byte {
-	var h [4]byte
-	binary.NativeEndian.PutUint16(h[0:], uint16(4+len(v)))
-	binary.NativeEndian.PutUint16(h[2:], typ)
-	b = append(b, h[:]...)
-	b = append(b, v...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
+	for ad.Next() {
+		fn(ad.Type(), ad.Bytes())
 	}
-	return b
 }
 
 func addrFrom(v []byte) netip.Addr {
@@ -117,13 +70,16 @@ func getRoute(dst netip.Addr, oif int, fibMatch bool) (rtm unix.RtMsg, at map[ui
 	if fibMatch {
 		binary.NativeEndian.PutUint32(body[8:], unix.RTM_F_FIB_MATCH)
 	}
-	body = addAttr(body, unix.RTA_DST, dst.AsSlice())
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(unix.RTA_DST, dst.AsSlice())
 	if oif != 0 {
-		var v [4]byte
-		binary.NativeEndian.PutUint32(v[:], uint32(oif))
-		body = addAttr(body, unix.RTA_OIF, v[:])
+		ae.Uint32(unix.RTA_OIF, uint32(oif))
 	}
-	msgs, err := nlRequest(unix.RTM_GETROUTE, 0, body, unix.RTM_NEWROUTE)
+	at0, err := ae.Encode()
+	if err != nil {
+		return rtm, nil, err
+	}
+	msgs, err := nlRequest(unix.RTM_GETROUTE, 0, append(body, at0...), unix.RTM_NEWROUTE)
 	if err != nil {
 		return rtm, nil, err
 	}
@@ -202,7 +158,7 @@ func Neighbor(ifindex int, ip netip.Addr) (net.HardwareAddr, bool, error) {
 	body := make([]byte, unix.SizeofNdMsg)
 	body[0] = fam
 	binary.NativeEndian.PutUint32(body[4:], uint32(ifindex))
-	msgs, err := nlRequest(unix.RTM_GETNEIGH, unix.NLM_F_DUMP, body, unix.RTM_NEWNEIGH)
+	msgs, err := nlRequest(unix.RTM_GETNEIGH, netlink.Dump, body, unix.RTM_NEWNEIGH)
 	if err != nil {
 		return nil, false, fmt.Errorf("route: neighbour table: %w", err)
 	}
@@ -235,7 +191,7 @@ func Prefixes(a netip.Addr) ([]netip.Prefix, error) {
 	fam, bits := family(a.Unmap())
 	body := make([]byte, unix.SizeofRtMsg)
 	body[0] = fam
-	msgs, err := nlRequest(unix.RTM_GETROUTE, unix.NLM_F_DUMP, body, unix.RTM_NEWROUTE)
+	msgs, err := nlRequest(unix.RTM_GETROUTE, netlink.Dump, body, unix.RTM_NEWROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("route: routing table: %w", err)
 	}
