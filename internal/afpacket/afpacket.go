@@ -94,6 +94,10 @@ type Config struct {
 	// ReadBuffer and WriteBuffer set SO_RCVBUF and SO_SNDBUF (forced past
 	// the system limit when the process may); 0 keeps the kernel's.
 	ReadBuffer, WriteBuffer int
+	// VnetHdr prefixes every frame read or written with a struct
+	// virtio_net_hdr (PACKET_VNET_HDR), carrying checksum and segmentation
+	// offload state: what a software bridge between veth ends needs.
+	VnetHdr bool
 }
 
 // RingConfig configures a Ring. A nil *RingConfig means defaults.

@@ -34,6 +34,9 @@ func (c *Conn) ReadPacket(b []byte, from *Addr) (int, error) { return 0, errUnsu
 // WriteTo returns an error wrapping errors.ErrUnsupported.
 func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) { return 0, errUnsupported }
 
+// Write returns an error wrapping errors.ErrUnsupported.
+func (c *Conn) Write(b []byte) (int, error) { return 0, errUnsupported }
+
 // WritePacket returns an error wrapping errors.ErrUnsupported.
 func (c *Conn) WritePacket(b []byte, a *Addr) (int, error) { return 0, errUnsupported }
 

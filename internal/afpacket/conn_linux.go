@@ -78,6 +78,11 @@ func open(ifi *net.Interface, typ Type, cfg *Config) (int, error) {
 			return fail("attach filter", err)
 		}
 	}
+	if cfg.VnetHdr {
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+			return fail("vnet header", err)
+		}
+	}
 	if cfg.IgnoreOutgoing {
 		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1) // best effort: 4.20+
 	}
@@ -297,6 +302,39 @@ func (c *Conn) WritePacket(b []byte, a *Addr) (int, error) {
 	}
 	if serr != nil {
 		return 0, &net.OpError{Op: "write", Net: "packet", Addr: a, Err: serr}
+	}
+	return n, nil
+}
+
+// Write sends b on the interface and protocol the Conn is bound to (a
+// Raw frame's own header names its destination).
+func (c *Conn) Write(b []byte) (int, error) {
+	var (
+		n    int
+		serr error
+	)
+	err := c.rc.Write(func(fd uintptr) bool {
+		for {
+			r, _, e := unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+			switch e {
+			case 0:
+				n = int(r)
+				return true
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false
+			default:
+				serr = e
+				return true
+			}
+		}
+	})
+	if err != nil {
+		return 0, mapErr("write", err, &c.closed)
+	}
+	if serr != nil {
+		return 0, &net.OpError{Op: "write", Net: "packet", Err: serr}
 	}
 	return n, nil
 }

@@ -1,16 +1,17 @@
 package netlab
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/portsense/portsense/internal/afpacket"
 )
 
 // The delay bridge replaces tc netem, which many kernels (and CI's) lack. A
@@ -41,6 +42,8 @@ const (
 	bridgeSockBuf = 64 << 20
 	// bridgeReadBuf holds one frame with its virtio header, GSO included.
 	bridgeReadBuf = 256 << 10
+	// bridgeBatch is how many frames one recvmmsg reads.
+	bridgeBatch = 8
 	// bridgeChunk is the size of the blocks queued frames are copied into:
 	// one allocation per many frames.
 	bridgeChunk = 1 << 20
@@ -67,38 +70,27 @@ func (h *Host) BridgeStats() BridgeStats {
 
 // bridge is the running delay line of one host.
 type bridge struct {
-	files [2]*os.File    // sockets bound to w0 and w1
-	dirs  [2]*bridgeDir  // scanner→host, host→scanner
-	done  chan struct{}  // closed by stop
-	wg    sync.WaitGroup // reader and scheduler goroutines
+	conns [2]*afpacket.Conn // sockets bound to w0 and w1
+	dirs  [2]*bridgeDir     // scanner→host, host→scanner
+	done  chan struct{}     // closed by stop
+	wg    sync.WaitGroup    // reader and scheduler goroutines
 	once  sync.Once
-
-	statsMu   sync.Mutex
-	sockDrops uint64 // PACKET_STATISTICS drops so far (reading resets them)
 }
 
-// socketDrops adds the sockets' kernel drop counters to the running total.
-// After stop the total is final.
+// socketDrops returns the sockets' kernel drop counters (no lock: afpacket
+// accumulates them atomically). After stop the total is final.
 func (b *bridge) socketDrops() uint64 {
-	b.statsMu.Lock()
-	defer b.statsMu.Unlock()
-	for _, f := range b.files {
-		rc, err := f.SyscallConn()
-		if err != nil {
-			continue
-		}
-		_ = rc.Control(func(fd uintptr) {
-			if st, err := unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
-				b.sockDrops += uint64(st.Drops)
-			}
-		})
+	var n uint64
+	for _, c := range b.conns {
+		st, _ := c.Stats()
+		n += st.Drops
 	}
-	return b.sockDrops
+	return n
 }
 
 // bridgeDir is one direction: frames read from in, sent on out after delay.
 type bridgeDir struct {
-	in, out       *os.File
+	in, out       *afpacket.Conn
 	delay, jitter time.Duration
 	rng           *rand.Rand // reader goroutine only
 	base          time.Time  // due times are nanoseconds since base
@@ -119,26 +111,26 @@ func startBridge(wire string, delay, jitter time.Duration, both bool, seed uint6
 	b := &bridge{done: make(chan struct{})}
 	err := doNetns(wire, func() error {
 		for i, name := range []string{wireScanner, wireHost} {
-			f, err := openBridgeSocket(name)
+			c, err := openBridgeSocket(name)
 			if err != nil {
 				return err
 			}
-			b.files[i] = f
+			b.conns[i] = c
 		}
 		return nil
 	})
 	if err != nil {
-		for _, f := range b.files {
-			if f != nil {
-				f.Close()
+		for _, c := range b.conns {
+			if c != nil {
+				c.Close()
 			}
 		}
 		return nil, err
 	}
 	base := time.Now()
-	up := &bridgeDir{in: b.files[0], out: b.files[1], base: base, wake: make(chan struct{}, 1),
+	up := &bridgeDir{in: b.conns[0], out: b.conns[1], base: base, wake: make(chan struct{}, 1),
 		rng: rand.New(rand.NewPCG(seed, 1))}
-	down := &bridgeDir{in: b.files[1], out: b.files[0], delay: delay, jitter: jitter, base: base,
+	down := &bridgeDir{in: b.conns[1], out: b.conns[0], delay: delay, jitter: jitter, base: base,
 		wake: make(chan struct{}, 1), rng: rand.New(rand.NewPCG(seed, 2))}
 	if both {
 		up.delay, up.jitter = delay, jitter
@@ -158,108 +150,70 @@ func startBridge(wire string, delay, jitter time.Duration, both bool, seed uint6
 func (b *bridge) stop() {
 	b.once.Do(func() {
 		close(b.done)
-		b.socketDrops() // the last counts, while the sockets are open
-		for _, f := range b.files {
-			f.Close()
+		for _, c := range b.conns {
+			c.Close() // keeps the last counts for socketDrops
 		}
 		b.wg.Wait()
 	})
 }
 
-// openBridgeSocket opens a non-blocking AF_PACKET socket bound to the named
-// interface of the calling thread's namespace, promiscuous, with virtio
-// headers, large buffers, and its own transmissions not looped back.
-func openBridgeSocket(name string) (*os.File, error) {
+// openBridgeSocket opens an AF_PACKET socket bound to the named interface
+// of the calling thread's namespace, promiscuous, with virtio headers,
+// large buffers, and its own transmissions not looped back.
+func openBridgeSocket(name string) (*afpacket.Conn, error) {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, err
 	}
-	proto := int(htons(unix.ETH_P_ALL))
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	c, err := afpacket.Listen(ifi, afpacket.Raw, afpacket.ProtoAll, &afpacket.Config{
+		VnetHdr:        true,
+		IgnoreOutgoing: true, // frames the bridge sends must not be read back on the same end
+		Promiscuous:    true,
+		ReadBuffer:     bridgeSockBuf,
+		WriteBuffer:    bridgeSockBuf,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("packet socket on %s: %w", name, err)
+		return nil, fmt.Errorf("bridge socket on %s: %w", name, err)
 	}
-	fail := func(what string, err error) (*os.File, error) {
-		unix.Close(fd)
-		return nil, fmt.Errorf("packet socket on %s: %s: %w", name, what, err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
-		return fail("PACKET_VNET_HDR", err)
-	}
-	// Frames the bridge sends must not be read back on the same end.
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
-		return fail("PACKET_IGNORE_OUTGOING", err)
-	}
-	for _, opt := range []int{unix.SO_RCVBUFFORCE, unix.SO_SNDBUFFORCE} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, bridgeSockBuf); err != nil {
-			return fail("socket buffer", err)
-		}
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
-		return fail("bind", err)
-	}
-	mreq := unix.PacketMreq{Ifindex: int32(ifi.Index), Type: unix.PACKET_MR_PROMISC}
-	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
-		return fail("promiscuous mode", err)
-	}
-	// Non-blocking, so os.File puts it in the runtime poller and Close
-	// wakes a blocked read.
-	return os.NewFile(uintptr(fd), "packet:"+name), nil
+	return c, nil
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // read copies frames from d.in: straight out when d has no delay, into the
 // delay queue otherwise. It returns when d.in is closed.
 func (d *bridgeDir) read() {
-	rc, err := d.in.SyscallConn()
+	br, err := d.in.NewBatchReader(bridgeBatch, bridgeReadBuf)
 	if err != nil {
 		return
 	}
-	buf := make([]byte, bridgeReadBuf)
 	var chunk []byte
 	delayed := d.delay > 0 || d.jitter > 0
 	for {
-		var n int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			// recvfrom without an address (no allocation); MSG_TRUNC
-			// returns the real length, so truncation is seen. Outgoing
-			// frames (sll_pkttype PACKET_OUTGOING) never arrive: the
-			// socket has PACKET_IGNORE_OUTGOING.
-			r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])),
-				uintptr(len(buf)), unix.MSG_TRUNC, 0, 0)
-			n, rerr = int(r), nil
-			if errno != 0 {
-				rerr = errno
-			}
-			return errno != unix.EAGAIN
-		})
+		pkts, err := br.Read()
 		if err != nil {
-			return // closed
-		}
-		if rerr != nil {
-			switch rerr {
-			case unix.EINTR, unix.ENETDOWN, unix.ENOBUFS, unix.ENOMEM:
+			switch {
+			case errors.Is(err, unix.ENETDOWN), errors.Is(err, unix.ENOBUFS), errors.Is(err, unix.ENOMEM):
 				continue // transient
 			}
-			return // the socket is unusable; stats show forwarding stopped
+			return // closed, or the socket is unusable: stats show forwarding stopped
 		}
-		if n > len(buf) {
-			d.dropped.Add(1)
-			continue
+		for _, p := range pkts {
+			n := len(p.Data)
+			if p.Len > n {
+				d.dropped.Add(1) // truncated: larger than a GSO frame
+				continue
+			}
+			if !delayed {
+				d.send(p.Data)
+				continue
+			}
+			if len(chunk) < n {
+				chunk = make([]byte, max(bridgeChunk, n))
+			}
+			f := chunk[:n:n]
+			chunk = chunk[n:]
+			copy(f, p.Data)
+			d.push(f)
 		}
-		if !delayed {
-			d.send(buf[:n])
-			continue
-		}
-		if len(chunk) < n {
-			chunk = make([]byte, max(bridgeChunk, n))
-		}
-		f := chunk[:n:n]
-		chunk = chunk[n:]
-		copy(f, buf[:n])
-		d.push(f)
 	}
 }
 
@@ -336,17 +290,7 @@ func (d *bridgeDir) schedule(done <-chan struct{}) {
 // send writes one frame (virtio header included) to d.out, waiting in the
 // poller while the socket buffer is full.
 func (d *bridgeDir) send(f []byte) {
-	rc, err := d.out.SyscallConn()
-	if err != nil {
-		d.sendErrors.Add(1)
-		return
-	}
-	var werr error
-	err = rc.Write(func(fd uintptr) bool {
-		_, werr = unix.Write(int(fd), f)
-		return werr != unix.EAGAIN
-	})
-	if err != nil || werr != nil {
+	if _, err := d.out.Write(f); err != nil {
 		d.sendErrors.Add(1)
 		return
 	}
