@@ -51,7 +51,7 @@ func TestOrderPermutes(t *testing.T) {
 			t.Fatalf("identity At(%d) = %d", i, id.At(i))
 		}
 	}
-	if NewOrder(n, 7).At(5) != NewOrder(n, 7).At(5) {
+	if a, b := NewOrder(n, 7), NewOrder(n, 7); a.At(5) != b.At(5) {
 		t.Error("order is not deterministic")
 	}
 }

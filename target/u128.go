@@ -84,4 +84,3 @@ func bitsMask(n int) u128 {
 
 func (u u128) and(v u128) u128 { return u128{u.hi & v.hi, u.lo & v.lo} }
 func (u u128) or(v u128) u128  { return u128{u.hi | v.hi, u.lo | v.lo} }
-func (u u128) not() u128       { return u128{^u.hi, ^u.lo} }
