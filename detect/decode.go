@@ -83,7 +83,7 @@ func (d Decoder) Decode(data []byte, ts time.Time, o *Observation) error {
 	return observe(p.Decode(d.Link(), data), &p, ts, o)
 }
 
-// observe fills o from a decoded packet.
+// observe fills o from a decoded packet, writing every field once.
 func observe(err error, p *wire.Packet, ts time.Time, o *Observation) error {
 	if err == nil && p.EtherType == wire.EtherTypeARP {
 		err = errARP
@@ -92,29 +92,23 @@ func observe(err error, p *wire.Packet, ts time.Time, o *Observation) error {
 		*o = Observation{Time: ts}
 		return err
 	}
-	*o = Observation{
-		Time:    ts,
-		Src:     p.Src,
-		Dst:     p.Dst,
-		Proto:   target.Protocol(p.Proto),
-		TTL:     p.TTL,
-		Payload: p.Length,
+	o.Time = ts
+	o.Src, o.Dst = p.Src, p.Dst
+	o.Proto = target.Protocol(p.Proto)
+	o.TTL = p.TTL
+	o.Payload = p.Length
+	// wire zeroes the fields of layers a packet lacks: copy them as they
+	// are (ports and flags are 0 for ICMP, ICMP fields 0 for TCP and UDP).
+	o.SrcPort, o.DstPort, o.Flags = p.SrcPort, p.DstPort, TCPFlags(p.Flags)
+	o.ICMPType, o.ICMPCode = p.ICMPType, p.ICMPCode
+	if o.HasQuote = p.HasQuote; !p.HasQuote {
+		o.Quoted = Quote{}
+		return nil
 	}
-	switch p.Proto {
-	case wire.ProtoTCP:
-		o.SrcPort, o.DstPort, o.Flags = p.SrcPort, p.DstPort, TCPFlags(p.Flags)
-	case wire.ProtoUDP:
-		o.SrcPort, o.DstPort = p.SrcPort, p.DstPort
-	default: // ICMP, ICMPv6
-		o.ICMPType, o.ICMPCode = p.ICMPType, p.ICMPCode
-		if p.HasQuote {
-			q := &p.Quote
-			o.HasQuote = true
-			o.Quoted = Quote{Src: q.Src, Dst: q.Dst, Proto: target.Protocol(q.Proto)}
-			if q.HasPorts() {
-				o.Quoted.SrcPort, o.Quoted.DstPort = q.SrcPort, q.DstPort
-			}
-		}
+	q := &p.Quote
+	o.Quoted = Quote{Src: q.Src, Dst: q.Dst, Proto: target.Protocol(q.Proto)}
+	if q.HasPorts() {
+		o.Quoted.SrcPort, o.Quoted.DstPort = q.SrcPort, q.DstPort
 	}
 	return nil
 }

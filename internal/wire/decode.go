@@ -5,39 +5,49 @@ import (
 	"net/netip"
 )
 
-// Decode fills p from b, framed as link. On error p holds what was read
-// before the error (useful for counting) and the error wraps ErrMalformed
-// or ErrNotObserved. Decode never allocates; p.Payload aliases b.
+// Decode fills p from b, framed as link. On error p is cleared and the
+// error wraps ErrMalformed or ErrNotObserved. Decode never allocates;
+// p.Payload aliases b.
 func (p *Packet) Decode(link LinkType, b []byte) error {
-	*p = Packet{}
+	if p.rare != 0 {
+		p.clearRare()
+	}
+	// The decoders below write every common field (EtherType … ICMPCode)
+	// on success, so that Decode need not clear them first: clearing the
+	// whole Packet for every packet costs about as much as decoding it.
+	et, raw, err := EtherTypeIPv4, false, error(nil)
 	switch link {
 	case LinkEthernet:
 		if len(b) < 14 {
-			return errLinkShort
+			err = errLinkShort
+			break
 		}
-		et := binary.BigEndian.Uint16(b[12:14])
+		et = binary.BigEndian.Uint16(b[12:14])
 		b = b[14:]
 		for i := 0; i < maxVLANTags && (et == EtherTypeVLAN || et == EtherTypeQinQ || et == EtherTypeQinQ2); i++ {
 			if len(b) < 4 {
-				return errLinkShort
+				err = errLinkShort
+				break
 			}
 			et = binary.BigEndian.Uint16(b[2:4])
 			b = b[4:]
 		}
-		return p.network(et, b)
 	case LinkLinuxSLL:
 		if len(b) < 16 {
-			return errLinkShort
+			err = errLinkShort
+			break
 		}
-		return p.network(binary.BigEndian.Uint16(b[14:16]), b[16:])
+		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
 	case LinkLinuxSLL2:
 		if len(b) < 20 {
-			return errLinkShort
+			err = errLinkShort
+			break
 		}
-		return p.network(binary.BigEndian.Uint16(b[0:2]), b[20:])
+		et, b = binary.BigEndian.Uint16(b[0:2]), b[20:]
 	case LinkNull:
 		if len(b) < 4 {
-			return errLinkShort
+			err = errLinkShort
+			break
 		}
 		// The family is in the capturing host's byte order: accept either.
 		fam := binary.LittleEndian.Uint32(b[:4])
@@ -46,25 +56,48 @@ func (p *Packet) Decode(link LinkType, b []byte) error {
 		}
 		switch fam {
 		case 2: // AF_INET everywhere
-			return p.network(EtherTypeIPv4, b[4:])
+			et = EtherTypeIPv4
 		case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, Darwin
-			return p.network(EtherTypeIPv6, b[4:])
+			et = EtherTypeIPv6
+		default:
+			err = errEtherType
 		}
-		return errEtherType
+		b = b[4:]
 	case LinkRaw:
-		return p.DecodeIP(b)
+		raw = true // the version from the first nibble
 	case LinkIPv4:
-		return p.network(EtherTypeIPv4, b)
 	case LinkIPv6:
-		return p.network(EtherTypeIPv6, b)
+		et = EtherTypeIPv6
+	default:
+		err = errLinkType
 	}
-	return errLinkType
+	if err == nil {
+		if raw {
+			err = p.ip(b)
+		} else {
+			err = p.network(et, b)
+		}
+	}
+	if err != nil {
+		p.reset()
+	}
+	return err
 }
 
 // DecodeIP fills p from an IPv4 or IPv6 packet, the version taken from
 // the first nibble: what an AF_PACKET SOCK_DGRAM socket reads.
 func (p *Packet) DecodeIP(b []byte) error {
-	*p = Packet{}
+	if p.rare != 0 {
+		p.clearRare()
+	}
+	if err := p.ip(b); err != nil {
+		p.reset()
+		return err
+	}
+	return nil
+}
+
+func (p *Packet) ip(b []byte) error {
 	if len(b) == 0 {
 		return errIPv4Header
 	}
@@ -83,8 +116,14 @@ func (p *Packet) DecodeIP(b []byte) error {
 // (IPv4, IPv6 or ARP): what an AF_PACKET SOCK_DGRAM socket reads, et from
 // the sender address's protocol.
 func (p *Packet) DecodeNetwork(et uint16, b []byte) error {
-	*p = Packet{}
-	return p.network(et, b)
+	if p.rare != 0 {
+		p.clearRare()
+	}
+	if err := p.network(et, b); err != nil {
+		p.reset()
+		return err
+	}
+	return nil
 }
 
 func (p *Packet) network(et uint16, b []byte) error {
@@ -124,11 +163,15 @@ func (p *Packet) arp(b []byte) error {
 	if len(b) < 28 {
 		return errARP
 	}
+	p.rare |= rareLink
 	p.ARPOp = binary.BigEndian.Uint16(b[6:8])
 	p.LinkAddr = [6]byte(b[8:14])
 	p.HasLinkAddr = true
 	p.Src = netip.AddrFrom4([4]byte(b[14:18]))
 	p.Dst = netip.AddrFrom4([4]byte(b[24:28]))
+	p.TTL, p.Proto, p.Fragment, p.Length, p.Payload = 0, 0, false, 0, nil
+	p.setTransport(0, 0, 0, 0, 0, 0)
+	p.ICMPType, p.ICMPCode = 0, 0
 	return nil
 }
 
@@ -234,6 +277,11 @@ func skipExt(next uint8, b []byte) (uint8, []byte, int, bool, error) {
 	}
 }
 
+// setTransport writes the TCP/UDP fields.
+func (p *Packet) setTransport(sport, dport uint16, seq, ack uint32, flags uint8, window uint16) {
+	p.SrcPort, p.DstPort, p.Seq, p.Ack, p.Flags, p.Window = sport, dport, seq, ack, flags, window
+}
+
 func length(n int) uint16 {
 	if n < 0 {
 		return 0
@@ -254,15 +302,15 @@ func (p *Packet) transport(b []byte, l4len int, v6 bool) error {
 		if off < 20 {
 			return errTCPOffset
 		}
-		p.SrcPort = binary.BigEndian.Uint16(b[0:2])
-		p.DstPort = binary.BigEndian.Uint16(b[2:4])
-		p.Seq = binary.BigEndian.Uint32(b[4:8])
-		p.Ack = binary.BigEndian.Uint32(b[8:12])
-		p.Flags = b[13]
+		var win uint16
 		if len(b) >= 16 {
-			p.Window = binary.BigEndian.Uint16(b[14:16])
+			win = binary.BigEndian.Uint16(b[14:16])
 		}
+		p.setTransport(binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]),
+			binary.BigEndian.Uint32(b[4:8]), binary.BigEndian.Uint32(b[8:12]), b[13], win)
+		p.ICMPType, p.ICMPCode = 0, 0
 		p.Length = length(l4len - off)
+		p.Payload = nil
 		if len(b) > off {
 			p.Payload = b[off:]
 		}
@@ -271,8 +319,8 @@ func (p *Packet) transport(b []byte, l4len int, v6 bool) error {
 		if len(b) < 8 {
 			return errUDPHeader
 		}
-		p.SrcPort = binary.BigEndian.Uint16(b[0:2])
-		p.DstPort = binary.BigEndian.Uint16(b[2:4])
+		p.setTransport(binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]), 0, 0, 0, 0)
+		p.ICMPType, p.ICMPCode = 0, 0
 		p.Length = length(l4len - 8)
 		p.Payload = b[8:]
 		return nil
@@ -283,8 +331,10 @@ func (p *Packet) transport(b []byte, l4len int, v6 bool) error {
 		if len(b) < 4 {
 			return errICMPHeader
 		}
+		p.setTransport(0, 0, 0, 0, 0, 0)
 		p.ICMPType, p.ICMPCode = b[0], b[1]
 		p.Length = length(l4len - 8)
+		p.Payload = nil
 		if len(b) < 8 {
 			return nil
 		}
@@ -300,6 +350,7 @@ func (p *Packet) icmp(b []byte, v6 bool) error {
 	if !v6 {
 		switch t {
 		case 0, 8, 13, 14: // echo reply/request, timestamp request/reply
+			p.rare |= rareICMP
 			p.ICMPID = binary.BigEndian.Uint16(b[4:6])
 			p.ICMPSeq = binary.BigEndian.Uint16(b[6:8])
 			if (t == 13 || t == 14) && len(b) >= 20 {
@@ -308,17 +359,21 @@ func (p *Packet) icmp(b []byte, v6 bool) error {
 				p.Transmit = binary.BigEndian.Uint32(b[16:20])
 			}
 		case 3, 4, 5, 11, 12:
+			p.rare |= rareQuote
 			p.HasQuote = p.Quote.decode(b[8:], false)
 		}
 		return nil
 	}
 	switch t {
 	case 128, 129: // echo request, reply
+		p.rare |= rareICMP
 		p.ICMPID = binary.BigEndian.Uint16(b[4:6])
 		p.ICMPSeq = binary.BigEndian.Uint16(b[6:8])
 	case 1, 2, 3, 4:
+		p.rare |= rareQuote
 		p.HasQuote = p.Quote.decode(b[8:], true)
 	case 135, 136: // neighbour solicitation, advertisement
+		p.rare |= rareLink
 		if len(b) < 24 {
 			return errNDP
 		}

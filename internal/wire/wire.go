@@ -168,9 +168,10 @@ const (
 	maxVLANTags   = 4
 )
 
-// Packet is one decoded packet. Decode resets it first, so no field leaks
-// from an earlier packet; fields of layers the packet does not have are
-// zero.
+// Packet is one decoded packet. No field leaks from an earlier Decode:
+// fields of layers the packet does not have are zero, and on error the
+// whole Packet is. (Decode overwrites what Decode wrote; a field set by
+// hand to a rarely used value may survive the next Decode.)
 type Packet struct {
 	// EtherType names the network layer: EtherTypeIPv4, EtherTypeIPv6 or
 	// EtherTypeARP.
@@ -227,6 +228,40 @@ type Packet struct {
 	// (RFC 4861); Decode reports them as they are.
 	NDTarget netip.Addr
 	NDFlags  uint8
+
+	// rare says which of the rarely set fields (ICMP ID and timestamps,
+	// quote, ARP, NDP) the last Decode wrote, so that the next one clears
+	// only those: most packets are TCP or UDP, and clearing the whole
+	// Packet would cost more than decoding it.
+	rare uint8
+}
+
+// Groups of rarely set fields (Packet.rare).
+const (
+	rareICMP  uint8 = 1 << iota // ICMPID, ICMPSeq, Originate, Receive, Transmit
+	rareQuote                   // Quote, HasQuote
+	rareLink                    // ARPOp, LinkAddr, HasLinkAddr, NDTarget, NDFlags
+)
+
+// reset clears p.
+func (p *Packet) reset() { *p = Packet{} }
+
+// clearRare clears the rare fields the last Decode set.
+func (p *Packet) clearRare() {
+	if r := p.rare; r != 0 {
+		if r&rareICMP != 0 {
+			p.ICMPID, p.ICMPSeq = 0, 0
+			p.Originate, p.Receive, p.Transmit = 0, 0, 0
+		}
+		if r&rareQuote != 0 {
+			p.Quote, p.HasQuote = Quote{}, false
+		}
+		if r&rareLink != 0 {
+			p.ARPOp, p.LinkAddr, p.HasLinkAddr = 0, [6]byte{}, false
+			p.NDTarget, p.NDFlags = netip.Addr{}, 0
+		}
+		p.rare = 0
+	}
 }
 
 // Quote is the start of the packet an ICMP error quotes.
