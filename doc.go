@@ -40,6 +40,13 @@
 //   - scanner: the scan engine.
 //   - detect: sense → analyse → respond.
 //
+// Under them, scanning and detecting share one packet path: internal/afpacket
+// is the one place that opens AF_PACKET sockets (TPACKET_V3 ring, recvmmsg
+// and sendmmsg batches, BPF with labels), internal/wire the one
+// allocation-free decoder (link headers, IPv4/IPv6 with extension headers,
+// TCP, UDP, ICMP with quotes, ARP, NDP) with the one ICMP classification
+// table, and internal/packet builds the probes.
+//
 // # Privileges
 //
 // Connect scans, target parsing, outputs and pcap analysis need no

@@ -9,15 +9,21 @@
 // A Source yields Observations: one packet each, reduced to what scan
 // detection needs (addresses, ports, protocol, TCP flags, TTL, ICMP type and
 // code, and the header an ICMP error quotes). The Decoder fills an
-// Observation in place from Ethernet, raw IP or Linux cooked captures without
-// allocating, walking IPv6 extension headers; only first fragments are
-// observed. Sources:
+// Observation in place from Ethernet, raw IP, BSD loopback or Linux cooked
+// captures without allocating, walking IPv6 extension headers; only first
+// fragments are observed. It is a view over the decoder the probers use
+// too (internal/wire), so scanning and detecting read the same wire. The
+// zero Decoder reads raw IP; NewDecoder takes a file's link type. Sources:
 //
 //   - PcapSource reads pcap and pcapng files (OpenPcap, NewPcapSource), the
-//     format told by its magic number;
+//     format told by its magic number, with readers of its own (no
+//     gopacket in the program);
 //   - AFPacketSource captures live on Linux through an AF_PACKET TPACKET_V3
-//     ring, with a BPF filter (DefaultFilter) so the kernel passes only IP
-//     TCP, UDP and ICMP headers; elsewhere it returns errors.ErrUnsupported;
+//     ring (internal/afpacket), with a BPF filter (DefaultFilter) so the
+//     kernel passes only IP TCP, UDP and ICMP headers; it takes a context,
+//     and Close wakes a blocked read at once; elsewhere it returns
+//     errors.ErrUnsupported. A program that only reads files links none of
+//     it (the linker drops it: 0 bytes, no init);
 //   - SliceSource replays observations already decoded, for tests.
 //
 // Packets that do not decode are reported as errors wrapping ErrMalformed or
