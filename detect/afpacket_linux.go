@@ -28,6 +28,7 @@ type AFPacketSource struct {
 	ring     *afpacket.Ring
 	poll     time.Duration
 	pkt      afpacket.Packet
+	wp       wire.Packet           // decoded in place, packet after packet
 	stop     func() bool           // unregisters the context callback
 	canceled atomic.Pointer[error] // the context's error once it is done
 	closed   atomic.Bool
@@ -102,14 +103,13 @@ func (s *AFPacketSource) ReadObservation(o *Observation) error {
 		}
 		return fmt.Errorf("detect: live capture: %w", err)
 	}
-	var p wire.Packet
 	switch proto := s.pkt.Addr.Protocol; proto {
 	case wire.EtherTypeIPv4, wire.EtherTypeIPv6, wire.EtherTypeARP:
-		err = p.DecodeNetwork(proto, s.pkt.Data)
+		err = s.wp.DecodeNetwork(proto, s.pkt.Data)
 	default:
-		err = p.DecodeIP(s.pkt.Data)
+		err = s.wp.DecodeIP(s.pkt.Data)
 	}
-	return observe(err, &p, s.pkt.Time, o)
+	return observe(err, &s.wp, s.pkt.Time, o)
 }
 
 // Live reports true: the pipeline treats this source as live capture.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/portsense/portsense/internal/wire"
 )
 
 // maxSnap bounds the bytes read for one captured packet. Files that claim
@@ -27,6 +29,7 @@ type PcapSource struct {
 	pcap   *pcapReader
 	ng     *ngReader
 	link   LinkType
+	pkt    wire.Packet // decoded in place, packet after packet
 }
 
 var _ Source = (*PcapSource)(nil)
@@ -103,7 +106,7 @@ func (s *PcapSource) ReadObservation(o *Observation) error {
 	if err != nil {
 		return err
 	}
-	return Decoder{link: link, set: true}.Decode(data, ts, o)
+	return observe(s.pkt.Decode(link, data), &s.pkt, ts, o)
 }
 
 // Close closes the file opened by OpenPcap; for NewPcapSource it does nothing.
