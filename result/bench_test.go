@@ -22,7 +22,7 @@ func benchResults(n int, v6 bool) []Result {
 		for range i % 250 {
 			a = a.Next()
 		}
-		rs[i] = Result{Target: netip.AddrPortFrom(a, uint16(i)), Proto: target.TCP, State: Closed, Reason: Reset,
+		rs[i] = Result{AddrPort: netip.AddrPortFrom(a, uint16(i)), Proto: target.TCP, State: Closed, Reason: Reset,
 			ReplyTTL: 64, RTT: time.Duration(100_000 + i), Tries: 1, Time: t0.Add(time.Duration(i) * time.Microsecond)}
 	}
 	return rs
@@ -73,7 +73,7 @@ func BenchmarkJSONStdlibEncode(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		r := rs[i%len(rs)]
-		enc.Encode(wire{"port", r.Target.Addr().String(), r.Target.Port(), r.Proto.String(), r.State.String(),
+		enc.Encode(wire{"port", r.AddrPort.Addr().String(), r.AddrPort.Port(), r.Proto.String(), r.State.String(),
 			r.Reason.String(), r.ReplyTTL, float64(r.RTT) / 1e3, r.Tries, r.Time.Format(time.RFC3339Nano)})
 	}
 }
@@ -132,7 +132,7 @@ func BenchmarkJSONStdlibDecode(b *testing.B) {
 func BenchmarkXMLWriter(b *testing.B) {
 	rs := benchResults(1000, false)
 	for i := range rs {
-		rs[i].Target = netip.AddrPortFrom(netip.MustParseAddr("198.18.0.2"), uint16(i+1))
+		rs[i].AddrPort = netip.AddrPortFrom(netip.MustParseAddr("198.18.0.2"), uint16(i+1))
 	}
 	rs[21].State, rs[21].Reason = Open, SynAck
 	b.ReportAllocs()

@@ -32,7 +32,7 @@ type portEntry struct {
 
 func (e *portEntry) result(a netip.Addr) Result {
 	r := Result{
-		Target: netip.AddrPortFrom(a, e.num), Proto: e.proto, State: e.state,
+		AddrPort: netip.AddrPortFrom(a, e.num), Proto: e.proto, State: e.state,
 		Reason: e.reason, ReplyTTL: e.ttl, RTT: e.rtt, Service: e.svc,
 	}
 	if e.unix != 0 {
@@ -70,7 +70,7 @@ func (c *collector) agg(a netip.Addr) *hostAgg {
 }
 
 func (c *collector) addResult(r Result) error {
-	if !r.Target.Addr().IsValid() {
+	if !r.AddrPort.Addr().IsValid() {
 		return errNoAddr
 	}
 	c.mu.Lock()
@@ -79,13 +79,13 @@ func (c *collector) addResult(r Result) error {
 		return ErrClosed
 	}
 	e := portEntry{
-		svc: r.Service, rtt: r.RTT, num: r.Target.Port(), proto: r.Proto,
+		svc: r.Service, rtt: r.RTT, num: r.AddrPort.Port(), proto: r.Proto,
 		state: r.State, reason: r.Reason, ttl: r.ReplyTTL,
 	}
 	if !r.Time.IsZero() {
 		e.unix = r.Time.UnixNano()
 	}
-	h := c.agg(r.Target.Addr())
+	h := c.agg(r.AddrPort.Addr())
 	h.ports = append(h.ports, e)
 	return nil
 }

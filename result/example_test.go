@@ -20,7 +20,7 @@ func scan() (result.Host, []result.Result) {
 	h := result.Host{Addr: netip.MustParseAddr("198.18.0.2"), State: result.HostUp,
 		Reason: result.EchoReply, ReplyTTL: 64, RTT: 210 * time.Microsecond, Time: start}
 	at := func(port uint16, st result.State, why result.Reason, ttl uint8) result.Result {
-		return result.Result{Target: netip.AddrPortFrom(h.Addr, port), Proto: target.TCP,
+		return result.Result{AddrPort: netip.AddrPortFrom(h.Addr, port), Proto: target.TCP,
 			State: st, Reason: why, ReplyTTL: ttl, Tries: 1, Time: start}
 	}
 	rs := []result.Result{at(22, result.Open, result.SynAck, 64), at(80, result.Closed, result.Reset, 64)}
@@ -46,7 +46,7 @@ func ExampleJSONLWriter() {
 	var buf bytes.Buffer
 	w := result.NewJSONLWriter(&buf)
 	w.WriteResult(result.Result{
-		Target: netip.MustParseAddrPort("198.18.0.2:22"), Proto: target.TCP,
+		AddrPort: netip.MustParseAddrPort("198.18.0.2:22"), Proto: target.TCP,
 		State: result.Open, Reason: result.SynAck, ReplyTTL: 64,
 		RTT: 123456 * time.Nanosecond, Tries: 1, Time: start,
 	})

@@ -109,7 +109,7 @@ func FuzzXMLWriter(f *testing.F) {
 				hosts[rec.Host.Addr.String()] = true
 			default:
 				w.WriteResult(*rec.Result)
-				hosts[rec.Result.Target.Addr().String()] = true
+				hosts[rec.Result.AddrPort.Addr().String()] = true
 			}
 		}
 		if err := w.Close(); err != nil {

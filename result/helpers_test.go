@@ -12,7 +12,7 @@ var t0 = time.Date(2026, 11, 27, 16, 16, 53, 0, time.UTC)
 
 func port(addr string, num uint16, proto target.Protocol, st State, why Reason, ttl uint8) Result {
 	return Result{
-		Target: netip.AddrPortFrom(netip.MustParseAddr(addr), num), Proto: proto,
+		AddrPort: netip.AddrPortFrom(netip.MustParseAddr(addr), num), Proto: proto,
 		State: st, Reason: why, ReplyTTL: ttl, Tries: 1, Time: t0.Add(time.Duration(num) * time.Millisecond),
 	}
 }

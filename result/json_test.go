@@ -32,14 +32,14 @@ func sameHost(a, b Host) bool {
 func TestResultJSONRoundTrip(t *testing.T) {
 	_, res := scanA()
 	extra := []Result{
-		{Target: netip.MustParseAddrPort("198.18.0.1:0"), Proto: target.UDP, State: OpenFiltered, Reason: NoResponse},
-		{Target: netip.MustParseAddrPort("[fe80::1%eth0]:65535"), Proto: 132, State: ClosedFiltered, Reason: Sent,
+		{AddrPort: netip.MustParseAddrPort("198.18.0.1:0"), Proto: target.UDP, State: OpenFiltered, Reason: NoResponse},
+		{AddrPort: netip.MustParseAddrPort("[fe80::1%eth0]:65535"), Proto: 132, State: ClosedFiltered, Reason: Sent,
 			RTT: 1234567 * time.Nanosecond, Tries: 3, Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600))},
-		{Target: netip.MustParseAddrPort("198.18.0.1:7"), Proto: target.TCP, State: Unfiltered, Reason: Reset,
+		{AddrPort: netip.MustParseAddrPort("198.18.0.1:7"), Proto: target.TCP, State: Unfiltered, Reason: Reset,
 			RTT: -1500 * time.Nanosecond, Tries: -1},
-		{Target: netip.MustParseAddrPort("198.18.0.1:8"), Proto: target.TCP, State: Open, Reason: ServiceBanner,
+		{AddrPort: netip.MustParseAddrPort("198.18.0.1:8"), Proto: target.TCP, State: Open, Reason: ServiceBanner,
 			RTT: 1, Service: &Service{Name: "we\"ird\\\n\t\x01<>&", Product: "日本語 😀", Method: "table", Conf: 3}},
-		{Target: netip.MustParseAddrPort("[::ffff:198.18.0.1]:9"), Proto: target.TCP, State: Open, Reason: SynAck},
+		{AddrPort: netip.MustParseAddrPort("[::ffff:198.18.0.1]:9"), Proto: target.TCP, State: Open, Reason: SynAck},
 	}
 	for _, r := range append(res, extra...) {
 		b, err := json.Marshal(r)
@@ -58,7 +58,7 @@ func TestResultJSONRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("encoding/json rejects %s: %v", b, err)
 		}
-		if m["type"] != "port" || m["addr"] != r.Target.Addr().String() || m["port"] != float64(r.Target.Port()) ||
+		if m["type"] != "port" || m["addr"] != r.AddrPort.Addr().String() || m["port"] != float64(r.AddrPort.Port()) ||
 			m["state"] != r.State.String() || m["reason"] != r.Reason.String() || m["proto"] != r.Proto.String() {
 			t.Errorf("fields of %s as encoding/json sees them: %v", b, m)
 		}
@@ -73,7 +73,7 @@ func TestResultJSONRoundTrip(t *testing.T) {
 
 func TestResultJSONSchema(t *testing.T) {
 	r := Result{
-		Target: netip.MustParseAddrPort("198.18.0.2:22"), Proto: target.TCP, State: Open, Reason: SynAck,
+		AddrPort: netip.MustParseAddrPort("198.18.0.2:22"), Proto: target.TCP, State: Open, Reason: SynAck,
 		ReplyTTL: 64, RTT: 123456 * time.Nanosecond, Tries: 1, Time: time.Date(2026, 11, 27, 16, 16, 53, 500, time.UTC),
 		Service: &Service{Name: "ssh", Method: "table", Conf: 3},
 	}
@@ -128,7 +128,7 @@ func TestJSONReadsForeignEncodings(t *testing.T) {
 	if err := json.Unmarshal([]byte(in), &r); err != nil {
 		t.Fatal(err)
 	}
-	want := Result{Target: netip.MustParseAddrPort("198.18.0.3:53"), Proto: target.UDP, State: Open,
+	want := Result{AddrPort: netip.MustParseAddrPort("198.18.0.3:53"), Proto: target.UDP, State: Open,
 		Reason: UDPResponse, ReplyTTL: 255, RTT: 500 * time.Nanosecond,
 		Time: time.Date(2026, 11, 27, 16, 16, 53, 250_000_000, time.UTC)}
 	if !sameResult(r, want) {
@@ -214,11 +214,11 @@ func TestJSONMarshalErrors(t *testing.T) {
 	ok := port("198.18.0.2", 22, target.TCP, Open, SynAck, 64)
 	for name, r := range map[string]Result{
 		"no address":  {Proto: target.TCP, State: Open},
-		"proto 0":     {Target: ok.Target, State: Open},
-		"bad state":   {Target: ok.Target, Proto: target.TCP, State: 99},
-		"bad reason":  {Target: ok.Target, Proto: target.TCP, Reason: 200},
-		"year 10000":  {Target: ok.Target, Proto: target.TCP, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
-		"year before": {Target: ok.Target, Proto: target.TCP, Time: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"proto 0":     {AddrPort: ok.AddrPort, State: Open},
+		"bad state":   {AddrPort: ok.AddrPort, Proto: target.TCP, State: 99},
+		"bad reason":  {AddrPort: ok.AddrPort, Proto: target.TCP, Reason: 200},
+		"year 10000":  {AddrPort: ok.AddrPort, Proto: target.TCP, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"year before": {AddrPort: ok.AddrPort, Proto: target.TCP, Time: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		if b, err := r.MarshalJSON(); err == nil || !strings.HasPrefix(err.Error(), "result: ") {
 			t.Errorf("%s: got %s, %v; want an error", name, b, err)
@@ -226,8 +226,8 @@ func TestJSONMarshalErrors(t *testing.T) {
 	}
 	for name, h := range map[string]Host{
 		"no address": {State: HostUp},
-		"bad state":  {Addr: ok.Target.Addr(), State: 9},
-		"bad reason": {Addr: ok.Target.Addr(), Reason: 99},
+		"bad state":  {Addr: ok.AddrPort.Addr(), State: 9},
+		"bad reason": {Addr: ok.AddrPort.Addr(), Reason: 99},
 	} {
 		if b, err := h.MarshalJSON(); err == nil {
 			t.Errorf("%s: got %s; want an error", name, b)

@@ -298,7 +298,7 @@ func (d *decoder) decode(b []byte, line int, want kind) (Record, error) {
 		return Record{}, fail("tries", fmt.Errorf("bad tries %d: out of range", tries))
 	}
 	return Record{Result: &Result{
-		Target: netip.AddrPortFrom(addr, uint16(port)), Proto: proto,
+		AddrPort: netip.AddrPortFrom(addr, uint16(port)), Proto: proto,
 		State: State(st), Reason: reason, ReplyTTL: uint8(ttl), RTT: rtt,
 		Tries: int(tries), Time: tm, Service: svc,
 	}}, nil

@@ -23,7 +23,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // AppendJSON appends r's JSON encoding (as MarshalJSON, without a newline)
 // to b. It does not allocate when b has room.
 func (r Result) AppendJSON(b []byte) ([]byte, error) {
-	if !r.Target.Addr().IsValid() {
+	if !r.AddrPort.Addr().IsValid() {
 		return b, errors.New("result: cannot encode a result without an address")
 	}
 	if r.Proto == 0 {
@@ -39,9 +39,9 @@ func (r Result) AppendJSON(b []byte) ([]byte, error) {
 		return b, err
 	}
 	b = append(b, `{"type":"port","addr":"`...)
-	b = r.Target.Addr().AppendTo(b)
+	b = r.AddrPort.Addr().AppendTo(b)
 	b = append(b, `","port":`...)
-	b = strconv.AppendUint(b, uint64(r.Target.Port()), 10)
+	b = strconv.AppendUint(b, uint64(r.AddrPort.Port()), 10)
 	b = append(b, `,"proto":`...)
 	b = appendProto(b, r.Proto)
 	b = append(b, `,"state":"`...)

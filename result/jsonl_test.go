@@ -35,7 +35,7 @@ func TestJSONLRoundTrip(t *testing.T) {
 		if rec.Host != nil {
 			gotHosts[rec.Host.Addr] = *rec.Host
 		} else {
-			gotRes[rec.Result.Target] = *rec.Result
+			gotRes[rec.Result.AddrPort] = *rec.Result
 		}
 	}
 	for _, h := range hosts {
@@ -44,8 +44,8 @@ func TestJSONLRoundTrip(t *testing.T) {
 		}
 	}
 	for _, r := range res {
-		if !sameResult(r, gotRes[r.Target]) {
-			t.Errorf("result %v: got %+v", r, gotRes[r.Target])
+		if !sameResult(r, gotRes[r.AddrPort]) {
+			t.Errorf("result %v: got %+v", r, gotRes[r.AddrPort])
 		}
 	}
 	if len(gotHosts) != len(hosts) || len(gotRes) != len(res) {
@@ -63,7 +63,7 @@ func TestJSONLReaderErrorsNameLines(t *testing.T) {
 		`{"type":"host","addr":"198.18.0.2","state":"up"}` // no final newline
 	r := NewJSONLReader(strings.NewReader(in))
 	rec, err := r.Next()
-	if err != nil || rec.Result == nil || rec.Result.Target.Port() != 22 {
+	if err != nil || rec.Result == nil || rec.Result.AddrPort.Port() != 22 {
 		t.Fatalf("line 1: %+v, %v", rec, err)
 	}
 	_, err = r.Next()
@@ -245,7 +245,7 @@ type recorder struct {
 
 func (r *recorder) WriteResult(x Result) error {
 	r.res = append(r.res, x)
-	r.order = append(r.order, x.Target.String()+"/"+x.Proto.String())
+	r.order = append(r.order, x.AddrPort.String()+"/"+x.Proto.String())
 	return r.err
 }
 
@@ -345,7 +345,7 @@ func TestMerge(t *testing.T) {
 	}
 	byPort := map[uint16]Result{}
 	for _, r := range rec.res[2:] {
-		byPort[r.Target.Port()] = r
+		byPort[r.AddrPort.Port()] = r
 	}
 	check := func(n uint16, ok bool, what string) {
 		if !ok {

@@ -133,7 +133,7 @@ func Merge(dst Writer, srcs ...io.Reader) error {
 				continue
 			}
 			r := *rec.Result
-			k := portKey{r.Target.Addr(), r.Proto, r.Target.Port()}
+			k := portKey{r.AddrPort.Addr(), r.Proto, r.AddrPort.Port()}
 			if old, ok := ports[k]; !ok || r.MoreInformative(old) {
 				ports[k] = r
 			}
@@ -144,7 +144,7 @@ func Merge(dst Writer, srcs ...io.Reader) error {
 		pl = append(pl, r)
 	}
 	slices.SortFunc(pl, func(a, b Result) int {
-		return cmpPort(a.Target.Addr(), a.Proto, a.Target.Port(), b.Target.Addr(), b.Proto, b.Target.Port())
+		return cmpPort(a.AddrPort.Addr(), a.Proto, a.AddrPort.Port(), b.AddrPort.Addr(), b.Proto, b.AddrPort.Port())
 	})
 	hl := make([]Host, 0, len(hosts))
 	for _, h := range hosts {
@@ -154,7 +154,7 @@ func Merge(dst Writer, srcs ...io.Reader) error {
 	// Interleave: each host, then the ports of addresses up to it.
 	pi := 0
 	for _, h := range hl {
-		for pi < len(pl) && pl[pi].Target.Addr().Less(h.Addr) {
+		for pi < len(pl) && pl[pi].AddrPort.Addr().Less(h.Addr) {
 			if err := dst.WriteResult(pl[pi]); err != nil {
 				return err
 			}

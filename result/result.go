@@ -11,7 +11,7 @@ import (
 // Result is the final verdict on one port of one host.
 // Results are plain values: copy them, compare them, keep them.
 type Result struct {
-	Target   netip.AddrPort  // the scanned address and port
+	AddrPort netip.AddrPort  // the scanned address and port
 	Proto    target.Protocol // tcp or udp
 	State    State           // one of nmap's six states
 	Reason   Reason          // why the port has State
@@ -24,12 +24,12 @@ type Result struct {
 
 // Port returns the result's port together with its protocol.
 func (r Result) Port() target.Port {
-	return target.Port{Proto: r.Proto, Num: r.Target.Port()}
+	return target.Port{Proto: r.Proto, Num: r.AddrPort.Port()}
 }
 
 // String formats r as one line: "198.18.0.1:22/tcp open syn-ack".
 func (r Result) String() string {
-	return fmt.Sprintf("%s/%s %s %s", r.Target, r.Proto, r.State, r.Reason)
+	return fmt.Sprintf("%s/%s %s %s", r.AddrPort, r.Proto, r.State, r.Reason)
 }
 
 // Service describes the application behind an open port.

@@ -144,7 +144,7 @@ func TestXMLValidatesAgainstNmapDTD(t *testing.T) {
 		}},
 		"hostile strings": {RunInfo{Args: nasty, Scanner: nasty, Version: nasty, ScanType: nasty},
 			[]Host{{Addr: netip.MustParseAddr("fe80::1%eth0"), State: HostUp, Reason: UserSet, Warnings: []string{nasty, "--"}}},
-			[]Result{{Target: netip.MustParseAddrPort("[fe80::1%eth0]:80"), Proto: target.TCP, State: Open, Reason: SynAck,
+			[]Result{{AddrPort: netip.MustParseAddrPort("[fe80::1%eth0]:80"), Proto: target.TCP, State: Open, Reason: SynAck,
 				Service: &Service{Name: nasty, Product: nasty, Version: nasty, ExtraInfo: nasty, Tunnel: "tls", Method: nasty,
 					Conf: 42, CPE: []string{nasty}}}}},
 	}

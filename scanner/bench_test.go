@@ -93,7 +93,7 @@ func scanAllPorts(tb testing.TB, addr interface{ String() string }, opts ...Opti
 	}
 	got := map[uint16]result.State{}
 	for r := range sc.Results() {
-		got[r.Target.Port()] = r.State
+		got[r.AddrPort.Port()] = r.State
 	}
 	if err := sc.Wait(); err != nil {
 		tb.Fatal(err)

@@ -351,7 +351,7 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 	if errors.Is(err, probe.ErrTargetSkipped) {
 		e.outstanding--
 		return e.finish(ctx, ent, result.Result{
-			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: result.NoResponse,
+			AddrPort: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: result.NoResponse,
 			Tries: ent.try + 1, Time: t,
 		})
 	}
@@ -395,7 +395,7 @@ func (e *engine) expire(ctx context.Context, now time.Time) error {
 		}
 		s := ent.sess
 		if err := e.finish(ctx, ent, result.Result{
-			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: s.reason,
+			AddrPort: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: s.reason,
 			Tries: ent.try + 1, Time: now,
 		}); err != nil {
 			return err
@@ -471,7 +471,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 		e.outstanding--
 	}
 	return e.finish(ctx, ent, result.Result{
-		Target: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
+		AddrPort: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
 		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: ent.try + 1, Time: t,
 	})
 }
@@ -579,7 +579,7 @@ func (e *engine) proxyCheck(r result.Result) {
 	if e.proxy == nil || r.Proto != target.TCP {
 		return
 	}
-	a := r.Target.Addr()
+	a := r.AddrPort.Addr()
 	c := e.proxy[a]
 	if c == nil {
 		if r.State != result.Open || len(e.proxy) >= maxProxyHosts {

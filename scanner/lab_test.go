@@ -87,7 +87,7 @@ func scanPorts(t *testing.T, prober probe.Prober, hosts *target.Hosts, ports str
 	require.NoError(t, err)
 	got := map[target.Target]result.Result{}
 	for r := range sc.Results() {
-		k := target.Target{Addr: r.Target.Addr(), Port: r.Port()}
+		k := target.Target{Addr: r.AddrPort.Addr(), Port: r.Port()}
 		_, dup := got[k]
 		require.False(t, dup, "%v reported twice", k)
 		got[k] = r

@@ -32,7 +32,7 @@ func collect(t *testing.T, sc *Scan) map[target.Target]result.Result {
 	t.Helper()
 	got := map[target.Target]result.Result{}
 	for r := range sc.Results() {
-		k := target.Target{Addr: r.Target.Addr(), Port: r.Port()}
+		k := target.Target{Addr: r.AddrPort.Addr(), Port: r.Port()}
 		_, dup := got[k]
 		require.False(t, dup, "duplicate result for %v", k)
 		got[k] = r
@@ -201,7 +201,7 @@ func TestShardsPartitionAndResume(t *testing.T) {
 	require.NoError(t, err)
 	first := map[target.Target]result.Result{}
 	for r := range sc.Results() {
-		first[target.Target{Addr: r.Target.Addr(), Port: r.Port()}] = r
+		first[target.Target{Addr: r.AddrPort.Addr(), Port: r.Port()}] = r
 		if len(first) == 300 {
 			cancel()
 		}
@@ -216,7 +216,7 @@ func TestShardsPartitionAndResume(t *testing.T) {
 	sc2, err := s2.Start(context.Background(), sp)
 	require.NoError(t, err)
 	for r := range sc2.Results() {
-		first[target.Target{Addr: r.Target.Addr(), Port: r.Port()}] = r
+		first[target.Target{Addr: r.AddrPort.Addr(), Port: r.Port()}] = r
 	}
 	require.NoError(t, sc2.Wait())
 	checkExact(t, sp, first)

@@ -667,7 +667,7 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 				results = nil
 				break
 			}
-			t := target.Target{Addr: r.Target.Addr(), Port: target.Port{Proto: r.Proto, Num: r.Target.Port()}}
+			t := target.Target{Addr: r.AddrPort.Addr(), Port: target.Port{Proto: r.Proto, Num: r.AddrPort.Port()}}
 			if _, dup := p.suppress[t]; dup {
 				delete(p.suppress, t) // reported by the run that saved the resume file
 				continue

@@ -129,9 +129,9 @@ func byPort(t *testing.T, rs []result.Result) map[uint16]result.Result {
 	t.Helper()
 	m := map[uint16]result.Result{}
 	for _, r := range rs {
-		_, dup := m[r.Target.Port()]
-		assert.False(t, dup, "port %d reported twice", r.Target.Port())
-		m[r.Target.Port()] = r
+		_, dup := m[r.AddrPort.Port()]
+		assert.False(t, dup, "port %d reported twice", r.AddrPort.Port())
+		m[r.AddrPort.Port()] = r
 	}
 	return m
 }
@@ -164,7 +164,7 @@ func TestConnectScanStates(t *testing.T) {
 	got := byPort(t, readJSONL(t, string(b)))
 	checkStates(t, got, open, closed, result.SynAck, result.ConnRefused)
 	for _, r := range got {
-		assert.Equal(t, "127.0.0.1", r.Target.Addr().String())
+		assert.Equal(t, "127.0.0.1", r.AddrPort.Addr().String())
 		assert.Equal(t, target.TCP, r.Proto)
 	}
 	// The table goes to stdout when no output claims it.
@@ -204,7 +204,7 @@ func TestConnectScanIPv6(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	got := byPort(t, readJSONL(t, stdout))
 	checkStates(t, got, []uint16{open}, []uint16{closed}, result.SynAck, result.ConnRefused)
-	assert.Equal(t, "::1", got[open].Target.Addr().String())
+	assert.Equal(t, "::1", got[open].AddrPort.Addr().String())
 }
 
 func TestXMLValidatesAgainstDTD(t *testing.T) {
@@ -366,7 +366,7 @@ func TestShardsPartition(t *testing.T) {
 		rs := readJSONL(t, stdout)
 		assert.NotEmpty(t, rs, "shard %d/2", k)
 		for _, r := range rs {
-			seen[r.Target.Port()]++
+			seen[r.AddrPort.Port()]++
 		}
 	}
 	assert.Len(t, seen, len(closed))
@@ -382,8 +382,8 @@ func TestExcludeAndOpenFilter(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	rs := readJSONL(t, stdout)
 	require.Len(t, rs, 1)
-	assert.Equal(t, "127.0.0.1", rs[0].Target.Addr().String())
-	assert.Equal(t, open[0], rs[0].Target.Port())
+	assert.Equal(t, "127.0.0.1", rs[0].AddrPort.Addr().String())
+	assert.Equal(t, open[0], rs[0].AddrPort.Port())
 	assert.Equal(t, result.Open, rs[0].State)
 }
 
