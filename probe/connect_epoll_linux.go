@@ -220,6 +220,11 @@ func (s *connectShard) start(p Probe) {
 	err = unix.Connect(fd, sockaddr(netip.AddrPortFrom(addr, p.Target.Port.Num)))
 	if err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		st, reason, from, ok := classifyConnErr(fd, err)
+		if reason == result.NetUnreach && errors.Is(err, unix.ENETUNREACH) {
+			// At once, with no ICMP error queued: the local routing
+			// table has no route, nothing went out.
+			reason = result.NoRoute
+		}
 		unix.Close(fd)
 		if ok {
 			s.mu.Lock()

@@ -350,8 +350,12 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 	}
 	if errors.Is(err, probe.ErrTargetSkipped) {
 		e.outstanding--
+		reason := result.NoResponse
+		if errors.Is(err, probe.ErrNoRoute) {
+			reason = result.NoRoute
+		}
 		return e.finish(ctx, ent, result.Result{
-			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: result.NoResponse,
+			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: reason,
 			Tries: ent.try + 1, Time: t,
 		})
 	}

@@ -659,6 +659,7 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var writeErr error
+	noRoute := &noRouteWarner{stderr: stderr}
 	results := run.Results()
 	for results != nil {
 		select {
@@ -675,6 +676,7 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 			if tr != nil {
 				tr.report(t)
 			}
+			noRoute.see(r)
 			if o.openOnly && r.State != result.Open {
 				continue
 			}
