@@ -58,7 +58,9 @@
 // # Resume
 //
 // With --resume FILE, the scan writes its state to FILE every second and when
-// it ends or is interrupted. If FILE already exists when the scan starts, the
+// it ends or is interrupted. A new FILE is written before the first probe
+// (the run says so on stderr), so an unwritable path fails at once. If FILE
+// already exists when the scan starts, the
 // scan continues from it: its hosts, ports, seed, shard and order come from
 // the file (targets and ports on the command line must match it, or may be
 // left out), while outputs, timing and the scan type may change. The resumed
@@ -629,7 +631,10 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 		}
 	}
 	if p.state != nil && p.state.Finished {
-		fmt.Fprintf(stderr, "scan: %s: the saved scan is finished; nothing left to scan\n", o.resume)
+		fmt.Fprintf(stderr, "scan: %s: the saved scan is finished; nothing left to scan (remove the file to scan again)\n", o.resume)
+	}
+	if err := p.startResume(stderr); err != nil {
+		return err
 	}
 	if o.verbose > 0 {
 		errMu.Lock()
