@@ -43,6 +43,9 @@
 //	-e IFACE, -S ADDR    outgoing interface and source address (-e needs -sS)
 //	--resume FILE        save the scan's state to FILE and continue a saved
 //	                     scan from it (see below)
+//	--servicedb FILE     name ports from FILE (nmap-services or /etc/services
+//	                     format) instead of portsense's own small table;
+//	                     with nmap's file the outputs name ports as nmap does
 //	-n, --reason, -4, -6 accepted for nmap compatibility: there is no reverse
 //	                     DNS, the table always shows reasons, and both
 //	                     address families are always scanned
@@ -174,6 +177,7 @@ const usage = `Usage: scan [options] TARGET...
   --shard K/N         scan shard K of N (1-based)
   -e IFACE, -S ADDR   interface (with -sS) and source address
   --resume FILE       save state to FILE; continue from it if it exists
+  --servicedb FILE    port names from FILE (nmap-services, /etc/services)
   -n, --reason, -4, -6  accepted (no reverse DNS; reasons always shown)
   -v                  progress on stderr
   -h, --help          this help
@@ -190,6 +194,7 @@ type plan struct {
 	suppress map[target.Target]struct{}
 	prober   probe.Prober
 	scanType string
+	names    *serviceDB // --servicedb, nil without
 }
 
 func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -287,6 +292,11 @@ func makePlan(ctx context.Context, o *options, stderr io.Writer) (*plan, error) 
 	}
 	if p.prober, p.scanType, err = chooseProber(o); err != nil {
 		return nil, err
+	}
+	if o.serviceDB != "" {
+		if p.names, err = loadServiceDB(o.serviceDB); err != nil {
+			return nil, err
+		}
 	}
 	if p.state != nil {
 		p.state.ScanType = p.scanType
@@ -685,7 +695,7 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 			if o.openOnly && r.State != result.Open {
 				continue
 			}
-			if err := w.WriteResult(r); err != nil && writeErr == nil {
+			if err := w.WriteResult(p.names.name(r)); err != nil && writeErr == nil {
 				writeErr = err
 			}
 		case <-tick.C:
