@@ -33,7 +33,11 @@
 //	--min-parallelism, --max-parallelism N
 //	--exclude LIST, --excludefile FILE, -iL FILE ("-" reads stdin)
 //	-oN/-oX/-oG/-oJ FILE normal, nmap XML, greppable, JSON Lines output;
-//	                     "-" sends it to stdout instead of the table
+//	                     "-" sends it to stdout instead of the table. The
+//	                     table on stdout reports per host for up to 256
+//	                     hosts; for more it prints open ports as they come
+//	                     and counts the rest by state. Memory stays bounded
+//	                     for any number of targets and any output.
 //	-oA BASE             BASE.nmap, BASE.xml and BASE.gnmap
 //	--append-output      append to output files instead of truncating them
 //	--open               report open ports only
@@ -223,7 +227,7 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// info.End stays zero: the writers take RunInfo by value when made, and
 	// a zero End means the time of Close, which is when the scan ended.
-	w := out.writer(info)
+	w := out.writer(info, int(min(p.hosts.Len(), 1<<40)))
 	scanErr := execute(ctx, p, w, stderr)
 	if err := w.Close(); err != nil && scanErr == nil {
 		scanErr = fmt.Errorf("writing output: %w", err)
@@ -552,9 +556,16 @@ func openOutputs(o *options, stdout io.Writer) (*outputs, error) {
 	return out, nil
 }
 
+// liveHosts is the number of hosts above which the table on stdout prints
+// open ports as they come and counts the rest (result.LiveTableWriter)
+// instead of a report per host at the end.
+const liveHosts = 256
+
 // writer returns the writers of every output, the table on stdout unless
-// another output claimed it.
-func (out *outputs) writer(info result.RunInfo) result.Writer {
+// another output claimed it. Every writer's memory is bounded whatever the
+// number of targets; the table on stdout is live for more than liveHosts
+// hosts.
+func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 	o := out.o
 	var ws []result.Writer
 	stdoutTaken := false
@@ -574,7 +585,11 @@ func (out *outputs) writer(info result.RunInfo) result.Writer {
 		}
 	}
 	if !stdoutTaken {
-		ws = append(ws, result.NewTableWriter(out.stdout))
+		if hosts > liveHosts {
+			ws = append(ws, result.NewLiveTableWriter(out.stdout, hosts))
+		} else {
+			ws = append(ws, result.NewTableWriter(out.stdout))
+		}
 	}
 	return result.Multi(ws...)
 }
