@@ -96,6 +96,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -198,7 +199,8 @@ type plan struct {
 	suppress map[target.Target]struct{}
 	prober   probe.Prober
 	scanType string
-	names    *serviceDB // --servicedb, nil without
+	names    *serviceDB   // --servicedb, nil without
+	flush    func() error // flushes the outputs' buffers; the scan calls it every second
 }
 
 func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -217,6 +219,7 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	p.flush = out.flush
 	info := result.RunInfo{
 		Scanner:  "portsense scan",
 		Args:     strings.Join(append([]string{"scan"}, args...), " "),
@@ -524,12 +527,35 @@ func chooseProber(o *options) (probe.Prober, string, error) {
 	return probe.NewConnect(&probe.ConnectConfig{Source: o.source}), "connect", nil
 }
 
-// outputs holds the files the writers write to.
+// outputs holds the files the writers write to. Every destination is
+// buffered, so that a record costs no system call; the scan flushes the
+// buffers every second, so streams stay live.
 type outputs struct {
 	stdout io.Writer
 	o      *options
 	files  []*os.File
+	bufs   []*bufio.Writer
 	dst    map[*string]io.Writer
+}
+
+func (out *outputs) buffer(w io.Writer) io.Writer {
+	for _, b := range out.bufs {
+		if b == w {
+			return b
+		}
+	}
+	b := bufio.NewWriterSize(w, 64<<10)
+	out.bufs = append(out.bufs, b)
+	return b
+}
+
+// flush writes what the buffers hold.
+func (out *outputs) flush() error {
+	var errs []error
+	for _, b := range out.bufs {
+		errs = append(errs, b.Flush())
+	}
+	return errors.Join(errs...)
 }
 
 func openOutputs(o *options, stdout io.Writer) (*outputs, error) {
@@ -538,7 +564,7 @@ func openOutputs(o *options, stdout io.Writer) (*outputs, error) {
 		switch *name {
 		case "":
 		case "-":
-			out.dst[name] = stdout
+			out.dst[name] = stdout // buffered below, with the table's stdout
 		default:
 			flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 			if o.appendOut {
@@ -550,7 +576,7 @@ func openOutputs(o *options, stdout io.Writer) (*outputs, error) {
 				return nil, err
 			}
 			out.files = append(out.files, f)
-			out.dst[name] = f
+			out.dst[name] = out.buffer(f)
 		}
 	}
 	return out, nil
@@ -572,6 +598,7 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 	for name, w := range out.dst {
 		if w == out.stdout {
 			stdoutTaken = true
+			w = out.buffer(w)
 		}
 		switch name {
 		case &o.outN:
@@ -586,7 +613,7 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 	}
 	if !stdoutTaken {
 		if hosts > liveHosts {
-			ws = append(ws, result.NewLiveTableWriter(out.stdout, hosts))
+			ws = append(ws, result.NewLiveTableWriter(out.stdout, hosts)) // it flushes each open port
 		} else {
 			ws = append(ws, result.NewTableWriter(out.stdout))
 		}
@@ -595,7 +622,7 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 }
 
 func (out *outputs) close() error {
-	var errs []error
+	errs := []error{out.flush()}
 	for _, f := range out.files {
 		errs = append(errs, f.Close())
 	}
@@ -716,6 +743,11 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 		case <-tick.C:
 			if err := save(false); err != nil {
 				fmt.Fprintf(stderr, "scan: %v\n", err)
+			}
+			if p.flush != nil {
+				if err := p.flush(); err != nil && writeErr == nil {
+					writeErr = err
+				}
 			}
 		}
 	}
