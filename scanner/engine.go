@@ -20,12 +20,11 @@ import (
 // ring finds them by position (target.Iter.PosOf), so no map from target
 // to entry is kept or hashed.
 type entry struct {
-	t   target.Target
-	pos uint64 // position in the shard: the slot in the window ring
-	// sent keeps the send time of the last few tries (nanoseconds since the
-	// engine started), so that a reply that names its try gives an exact
-	// RTT sample even after a retransmission.
-	sent [4]int64
+	pos uint64 // position in the shard: the slot in the window ring; the target is it.At(pos)
+	// sent keeps the send time of the last few tries (microseconds since
+	// the engine started, modulo 2^32: see since), so that a reply that names its try gives an exact RTT
+	// sample even after a retransmission.
+	sent [4]uint32
 	try  int32
 	gen  uint32 // bumped on every send, expiry and finish; stale queue items are skipped
 	sess *session
@@ -35,11 +34,11 @@ type entry struct {
 }
 
 // sentAt is the send time of the entry's latest try.
-func (ent *entry) sentAt() int64 { return ent.sent[ent.try%int32(len(ent.sent))] }
+func (ent *entry) sentAt() uint32 { return ent.sent[ent.try%int32(len(ent.sent))] }
 
 // maxLive bounds the targets in flight, whatever --min-rate asks: each
-// costs about 100 bytes (entry, ring slot, timeout queue item), so a scan
-// stays within a few tens of MiB at any rate. At the 1 s timeout of a scan
+// costs about 72 bytes (a 48-byte entry, its ring slot, a timeout queue
+// item), so that the engine stays near 10 MiB at any rate. At the 1 s timeout of a scan
 // with no replies it caps the rate near 131,000 probes per second; a
 // shorter timeout (--max-rtt-timeout) raises that.
 const maxLive = 1 << 17
@@ -288,13 +287,16 @@ func (e *engine) sendSome(ctx context.Context, now time.Time) (wait time.Duratio
 			}
 		}
 		var ent *entry
+		var t target.Target
 		if q, ok := e.popRetry(); ok {
 			ent = q.e
 			ent.waiting = false
 			ent.try++
 			e.st.Retransmits++
+			t = e.it.At(ent.pos)
 		} else {
-			t, ok := e.it.Next()
+			var ok bool
+			t, ok = e.it.Next()
 			if !ok {
 				e.exhausted = true
 				if e.limiter != nil {
@@ -308,7 +310,7 @@ func (e *engine) sendSome(ctx context.Context, now time.Time) (wait time.Duratio
 			}
 			ent = e.newEntry(t, e.it.Pos()-1, now)
 		}
-		if err := e.send(ctx, ent, now); err != nil {
+		if err := e.send(ctx, ent, t, now); err != nil {
 			return 0, false, err
 		}
 	}
@@ -322,7 +324,7 @@ func (e *engine) newEntry(t target.Target, pos uint64, now time.Time) *entry {
 	} else {
 		ent = new(entry)
 	}
-	ent.t, ent.pos, ent.try = t, pos, 0
+	ent.pos, ent.try = pos, 0
 	if pos-e.winBase >= uint64(len(e.win)) {
 		e.growWindow(pos)
 	}
@@ -364,8 +366,14 @@ func (e *engine) lookup(t target.Target) *entry {
 	return ent
 }
 
-// mono is t as nanoseconds since the engine started.
-func (e *engine) mono(t time.Time) int64 { return int64(t.Sub(e.start)) }
+// mono is t as microseconds since the engine started, modulo 2^32.
+func (e *engine) mono(t time.Time) uint32 { return uint32(t.Sub(e.start) / time.Microsecond) }
+
+// since is the time from the engine clock value then to now. The clock
+// wraps every 71 minutes; the difference is right within 35 minutes either
+// way (a reply stamped before its probe's recorded send time gives a
+// negative duration, not a huge one).
+func since(now, then uint32) time.Duration { return time.Duration(int32(now-then)) * time.Microsecond }
 
 // hasRetry reports whether a live entry waits for retransmission.
 func (e *engine) hasRetry() bool {
@@ -388,10 +396,10 @@ func (e *engine) popRetry() (queued, bool) {
 	return e.retries.pop()
 }
 
-func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
-	s := e.sessions[ent.t.Port.Proto]
+func (e *engine) send(ctx context.Context, ent *entry, tg target.Target, t time.Time) error {
+	s := e.sessions[tg.Port.Proto]
 	if s == nil {
-		return fmt.Errorf("scanner: no prober for %s (target %s)", ent.t.Port.Proto, ent.t)
+		return fmt.Errorf("scanner: no prober for %s (target %s)", tg.Port.Proto, tg)
 	}
 	ent.sess = s
 	ent.gen++
@@ -399,7 +407,7 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 	e.outstanding++
 	e.timeouts.push(queued{ent, ent.gen})
 	e.st.Sent++
-	err := s.sess.Send(probe.Probe{Target: ent.t, Try: int(ent.try), Timeout: e.rtt.timeout()})
+	err := s.sess.Send(probe.Probe{Target: tg, Try: int(ent.try), Timeout: e.rtt.timeout()})
 	if err == nil {
 		return nil
 	}
@@ -410,11 +418,11 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 			reason = result.NoRoute
 		}
 		return e.finish(ctx, ent, result.Result{
-			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: reason,
+			Target: tg.AddrPort(), Proto: tg.Port.Proto, State: s.silence, Reason: reason,
 			Tries: int(ent.try) + 1, Time: t,
 		})
 	}
-	return fmt.Errorf("scanner: send %s: %w", ent.t, err)
+	return fmt.Errorf("scanner: send %s: %w", tg, err)
 }
 
 // allowedTries is how many tries a silent target gets: one more
@@ -425,7 +433,7 @@ func (e *engine) allowedTries() int {
 }
 
 func (e *engine) expire(ctx context.Context, now time.Time) error {
-	to := int64(e.rtt.timeout())
+	to := e.rtt.timeout()
 	mnow := e.mono(now)
 	for {
 		q, ok := e.timeouts.peek()
@@ -436,14 +444,15 @@ func (e *engine) expire(ctx context.Context, now time.Time) error {
 			e.timeouts.pop()
 			continue
 		}
-		if mnow-q.e.sentAt() < to {
+		if since(mnow, q.e.sentAt()) < to {
 			return nil
 		}
 		e.timeouts.pop()
 		ent := q.e
 		e.outstanding--
-		if e.hostTimedOut(ent.t.Addr, now) {
-			e.skip(ent.t.Addr, now)
+		tg := e.it.At(ent.pos)
+		if e.hostTimedOut(tg.Addr, now) {
+			e.skip(tg.Addr, now)
 			e.release(ent)
 			continue
 		}
@@ -455,7 +464,7 @@ func (e *engine) expire(ctx context.Context, now time.Time) error {
 		}
 		s := ent.sess
 		if err := e.finish(ctx, ent, result.Result{
-			Target: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: s.reason,
+			Target: tg.AddrPort(), Proto: tg.Port.Proto, State: s.silence, Reason: s.reason,
 			Tries: int(ent.try) + 1, Time: now,
 		}); err != nil {
 			return err
@@ -474,7 +483,7 @@ func (e *engine) nextDeadline(now time.Time) (time.Duration, bool) {
 			e.timeouts.pop()
 			continue
 		}
-		d := time.Duration(q.e.sentAt()+int64(to)-e.mono(now))
+		d := to - since(e.mono(now), q.e.sentAt())
 		if d < time.Millisecond {
 			d = time.Millisecond
 		}
@@ -504,7 +513,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// A reply without a try after retransmissions is ambiguous (Karn).
 	var rtt time.Duration
 	if try >= 0 && try <= entTry && entTry-try < len(ent.sent) {
-		rtt = time.Duration(e.mono(t) - ent.sent[try%len(ent.sent)])
+		rtt = since(e.mono(t), ent.sent[try%len(ent.sent)])
 		e.rtt.sample(rtt, t)
 	}
 	// The target needed ent.try+1 tries to be answered, whichever try the
@@ -524,7 +533,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	switch {
 	case lost == 0:
 		e.cwnd.onReply()
-	case e.lossShort > 2*e.lossLong+0.1 && ent.sentAt() > e.mono(e.lastDrop):
+	case e.lossShort > 2*e.lossLong+0.1 && (e.lastDrop.IsZero() || int32(ent.sentAt()-e.mono(e.lastDrop)) > 0):
 		e.cwnd.onDrop()
 		e.lastDrop = t
 	}
