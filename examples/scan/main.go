@@ -106,6 +106,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -117,7 +118,16 @@ import (
 	"github.com/portsense/portsense/target"
 )
 
+// memoryLimit is the soft limit on the Go heap (unless GOMEMLIMIT says
+// otherwise): the scan's live memory is bounded (some 15 MiB at any size),
+// and the limit keeps the garbage collector from letting the heap grow to
+// twice that before it runs.
+const memoryLimit = 24 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, a second one kills the program at once.
