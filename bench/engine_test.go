@@ -59,6 +59,22 @@ func engineWorkloads(b *benchLab, ours, dir string, quick bool) []workload {
 				"-i", h.Ifname, "-G", b.macs[h], "-S", h.Local4.String(),
 				"-b", empty, "-O", "csv", "-f", "saddr", "--disable-syslog", "-q", "-o", "@OUT@", pfx.String()}}
 	}
+	maxPort := uint16(65535)
+	if quick {
+		maxPort = quickPorts
+	}
+	lossy := b.lossy.Addr4
+	lossyExp := expectation{
+		positive: "open",
+		each: func(yield func(key, string) bool) {
+			for p := uint16(1); p <= maxPort && p != 0; p++ {
+				if !yield(key{lossy, p}, b.mix.tcpState(p)) {
+					return
+				}
+			}
+		},
+		has: func(k key) bool { return k.addr == lossy && k.port >= 1 && k.port <= maxPort },
+	}
 	hosts := 1 << (32 - pfx.Bits())
 	n16, n32 := hosts*16, hosts*32
 	return []workload{
@@ -83,6 +99,19 @@ func engineWorkloads(b *benchLab, ours, dir string, quick bool) []workload {
 				{name: toolNmap, na: "hours at this size"},
 				{name: toolMasscan, na: "see the horizontal workload"},
 				zmap(32),
+			},
+		},
+		{
+			// Default timing must stay exact under loss; only -T5 and
+			// explicit rates trade retries for speed.
+			name: fmt.Sprintf("TCP SYN, ports 1-%d, 1 host, 5%% reply loss, default timing", maxPort),
+			host: b.lossy, exp: lossyExp,
+			tools: []tool{
+				{name: toolOurs, bin: ours, parse: parseJSONL,
+					args: []string{"-sS", "-n", "-Pn", "-p", fmt.Sprintf("1-%d", maxPort), "-oJ", "@OUT@", lossy.String()}},
+				{name: toolNmap, na: "minutes at default timing; see the -T5 workload"},
+				{name: toolMasscan, na: "no retransmission"},
+				{name: toolZmap, na: "one port per run"},
 			},
 		},
 	}
