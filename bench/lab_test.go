@@ -144,6 +144,7 @@ type benchLab struct {
 	vert     *netlab.Host // the port mix, clean link
 	horiz    *netlab.Host // AnyIP anyNet minus darkNet, port 80 open
 	lossy    *netlab.Host // the port mix, 5% loss on what it sends
+	dark     *netlab.Host // swallows darkWide (engine_test.go)
 	macs     map[*netlab.Host]string
 	horizNet netip.Prefix // anyNet, or quickNet with --quick
 }
@@ -174,8 +175,9 @@ func buildLab(t *testing.T, quick bool) *benchLab {
 		b.horiz.AnyIP(t, p)
 	}
 	b.horiz.Blackhole(t, darkNet)
+	b.dark = addDarkHost(t, lab)
 
-	for _, h := range []*netlab.Host{b.vert, b.lossy, b.horiz} {
+	for _, h := range []*netlab.Host{b.vert, b.lossy, b.horiz, b.dark} {
 		b.macs[h] = hostMAC(t, h)
 	}
 	b.check(t)

@@ -299,5 +299,6 @@ func workloads(b *benchLab, ours, dir string, quick bool) ([]workload, error) {
 		name: "TCP SYN, ports " + portRange + ", 1 host, 5% reply loss",
 		host: b.lossy, exp: vertical(b.lossy), tools: synVertical(b.lossy),
 	})
+	ws = append(ws, engineWorkloads(b, ours, dir, quick)...)
 	return ws, nil
 }

@@ -25,6 +25,9 @@ type ConnectConfig struct {
 // every platform:
 //
 //   - connected: open, syn-ack
+//   - connected to itself (on loopback the kernel may pick the target port
+//     as the source port: TCP simultaneous open): closed, conn-refused,
+//     since a port the kernel hands out as a source port has no listener
 //   - refused (RST): closed, conn-refused
 //   - no answer within the probe timeout: silence, which the engine turns
 //     into filtered, no-response after its retries

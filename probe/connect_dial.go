@@ -34,10 +34,15 @@ func connectOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, timeou
 	}
 	conn, err := d.DialContext(ctx, "tcp", dst.String())
 	if err == nil {
+		self := conn.LocalAddr().String() == conn.RemoteAddr().String()
 		if tc, ok := conn.(*net.TCPConn); ok {
 			tc.SetLinger(0)
 		}
 		conn.Close()
+		if self {
+			// TCP simultaneous open with itself: nothing listens there.
+			return result.Closed, result.ConnRefused, netip.Addr{}, true
+		}
 		return result.Open, result.SynAck, netip.Addr{}, true
 	}
 	switch {

@@ -220,6 +220,11 @@ func (s *connectShard) start(p Probe) {
 	err = unix.Connect(fd, sockaddr(netip.AddrPortFrom(addr, p.Target.Port.Num)))
 	if err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		st, reason, from, ok := classifyConnErr(fd, err)
+		if reason == result.NetUnreach && errors.Is(err, unix.ENETUNREACH) {
+			// At once, with no ICMP error queued: the local routing
+			// table has no route, nothing went out.
+			reason = result.NoRoute
+		}
 		unix.Close(fd)
 		if ok {
 			s.mu.Lock()
@@ -383,12 +388,16 @@ func verdict(a *attempt, now time.Time) (Reply, bool) {
 	r := Reply{Target: a.t, Try: a.try, Time: now}
 	n, err := unix.GetsockoptInt(a.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err == nil && n == 0 {
-		if _, err := unix.Getpeername(a.fd); err != nil {
+		peer, err := unix.Getpeername(a.fd)
+		if err != nil {
 			return r, false // woken but not connected: say nothing
 		}
 		// Close with a reset, not a FIN: no TIME_WAIT left behind.
 		_ = unix.SetsockoptLinger(a.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 		r.State, r.Reason = result.Open, result.SynAck
+		if selfConnected(a.fd, peer) {
+			r.State, r.Reason = result.Closed, result.ConnRefused
+		}
 		return r, true
 	}
 	if err == nil {

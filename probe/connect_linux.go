@@ -104,3 +104,25 @@ func fdBudget() int {
 	}
 	return int(min(rl.Cur*3/4, 8192))
 }
+
+// selfConnected reports whether fd, connected to peer, is connected to
+// itself: on loopback the kernel may pick the destination port as the
+// source port, and the SYN then meets itself (TCP simultaneous open). A
+// port the kernel could pick as a source port has no listener, so the
+// target is closed; were it taken for open, a scan of the ephemeral range
+// would report ports that nothing listens on.
+func selfConnected(fd int, peer unix.Sockaddr) bool {
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	switch p := peer.(type) {
+	case *unix.SockaddrInet4:
+		l, ok := local.(*unix.SockaddrInet4)
+		return ok && l.Port == p.Port && l.Addr == p.Addr
+	case *unix.SockaddrInet6:
+		l, ok := local.(*unix.SockaddrInet6)
+		return ok && l.Port == p.Port && l.Addr == p.Addr
+	}
+	return false
+}

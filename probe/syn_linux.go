@@ -243,6 +243,9 @@ func (s *SYNSession) Send(p Probe) error {
 	}
 	if err != nil {
 		s.skipped.Add(1)
+		if errors.Is(err, route.ErrNoRoute) {
+			return fmt.Errorf("%w: %v: %v", ErrNoRoute, dst, err)
+		}
 		return fmt.Errorf("%w: %v: %v", ErrTargetSkipped, dst, err)
 	}
 	return s.enqueue(hop, dst, sport, p.Target.Port.Num)

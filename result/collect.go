@@ -2,6 +2,7 @@ package result
 
 import (
 	"cmp"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"sync"
@@ -50,11 +51,22 @@ type hostAgg struct {
 }
 
 // collector buffers a stream for the writers that must see every record
-// before writing (they sort, count and summarise).
+// before writing (they sort, count and summarise). Port verdicts go to a
+// compact buffer that spills to disk past spillChunk records (spill.go);
+// host verdicts, and port verdicts that carry service information or a
+// zoned address, stay in memory.
 type collector struct {
 	mu     sync.Mutex
 	hosts  map[netip.Addr]*hostAgg
+	recs   []rec
+	spill  *spillFile
+	err    error // the first spill error: every later write returns it
 	closed bool
+	chunk  int // records buffered before a spill; 0 means spillChunk (tests lower it)
+
+	first, last time.Time
+	seen        map[target.Protocol]*[65536 / 64]uint64 // ports seen per protocol
+	hasPorts    bool
 }
 
 func (c *collector) agg(a netip.Addr) *hostAgg {
@@ -69,6 +81,14 @@ func (c *collector) agg(a netip.Addr) *hostAgg {
 	return h
 }
 
+func (c *collector) noteTime(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	c.first = earliest(c.first, t)
+	c.last = latest(c.last, t)
+}
+
 func (c *collector) addResult(r Result) error {
 	if !r.AddrPort.Addr().IsValid() {
 		return errNoAddr
@@ -77,6 +97,32 @@ func (c *collector) addResult(r Result) error {
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
+	}
+	if c.err != nil {
+		return c.err
+	}
+	c.noteTime(r.Time)
+	c.hasPorts = true
+	if c.seen == nil {
+		c.seen = make(map[target.Protocol]*[65536 / 64]uint64)
+	}
+	set := c.seen[r.Proto]
+	if set == nil {
+		set = new([65536 / 64]uint64)
+		c.seen[r.Proto] = set
+	}
+	n := r.AddrPort.Port()
+	set[n/64] |= 1 << (n % 64)
+	if r.Service == nil && r.AddrPort.Addr().Zone() == "" {
+		if c.recs == nil {
+			c.recs = make([]rec, 0, 64)
+		}
+		c.recs = append(c.recs, recOf(r))
+		if chunk := c.chunk; len(c.recs) >= spillChunk || chunk > 0 && len(c.recs) >= chunk {
+			c.err = c.spillLocked()
+			return c.err
+		}
+		return nil
 	}
 	e := portEntry{
 		svc: r.Service, rtt: r.RTT, num: r.AddrPort.Port(), proto: r.Proto,
@@ -88,6 +134,21 @@ func (c *collector) addResult(r Result) error {
 	h := c.agg(r.AddrPort.Addr())
 	h.ports = append(h.ports, e)
 	return nil
+}
+
+// spillLocked writes the buffered records to disk as a sorted run.
+func (c *collector) spillLocked() error {
+	if c.spill == nil {
+		f, err := newSpillFile()
+		if err != nil {
+			return err
+		}
+		c.spill = f
+	}
+	sortRecs(c.recs)
+	err := c.spill.write(c.recs)
+	c.recs = c.recs[:0]
+	return err
 }
 
 func (c *collector) addHost(h Host) error {
@@ -112,6 +173,7 @@ func (c *collector) addHost(h Host) error {
 		h.Warnings = slices.Clone(h.Warnings) // later merges append to it
 	}
 	a.host, a.hasHost = h, true
+	c.noteTime(h.Time)
 	return nil
 }
 
@@ -151,39 +213,101 @@ type extraReason struct {
 	ports  []uint16 // ascending
 }
 
-// summary describes the whole buffered run.
+// summary describes the whole buffered run. Hosts come one at a time
+// from each, in address order; up, down and total are complete once each
+// has returned.
 type summary struct {
-	hosts           []hostView
+	c               *collector
 	up, down, total int
 	first, last     time.Time
 	ports           map[target.Protocol][]uint16 // distinct ports seen, ascending
 	hasPortsResults bool
 }
 
-// finish sorts, de-duplicates and summarises what was collected.
-func (c *collector) finish() summary {
+// finish summarises what was collected; the hosts follow from each.
+func (c *collector) finish() *summary {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var s summary
+	s := &summary{c: c, first: c.first, last: c.last, hasPortsResults: c.hasPorts}
+	s.ports = make(map[target.Protocol][]uint16, len(c.seen))
+	for p, set := range c.seen {
+		var l []uint16
+		for i, w := range set {
+			for ; w != 0; w &= w - 1 {
+				l = append(l, uint16(i*64+bits.TrailingZeros64(w)))
+			}
+		}
+		s.ports[p] = l
+	}
+	return s
+}
+
+// each calls fn with every host in address order, merging what is on disk
+// with what is in memory, and releases the buffers. fn must not keep v.
+func (s *summary) each(fn func(v *hostView)) error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() {
+		if c.spill != nil {
+			c.spill.release()
+			c.spill = nil
+		}
+		c.recs, c.hosts = nil, nil
+	}()
+	if c.err != nil {
+		return c.err
+	}
 	addrs := make([]netip.Addr, 0, len(c.hosts))
 	for a := range c.hosts {
 		addrs = append(addrs, a)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
-	seen := make(map[target.Protocol]map[uint16]bool)
-	for _, a := range addrs {
-		v := buildView(a, c.hosts[a])
-		for _, e := range v.shown {
-			markSeen(seen, e.proto, e.num)
-		}
-		for _, g := range v.extra {
-			for _, r := range g.reasons {
-				for _, p := range r.ports {
-					markSeen(seen, r.proto, p)
-				}
+	sortRecs(c.recs)
+	src := []recReader{&sliceReader{rs: c.recs}}
+	if c.spill != nil {
+		src = append(src, c.spill.readers(c.spill.runs)...)
+	}
+	m, err := newMerger(src)
+	if err != nil {
+		return err
+	}
+	var ports []portEntry
+	for i := 0; ; {
+		x := m.peek()
+		var a netip.Addr
+		switch {
+		case x == nil && i == len(addrs):
+			return nil
+		case x == nil:
+			a = addrs[i]
+		case i == len(addrs):
+			a = x.addr()
+		default:
+			a = x.addr()
+			if addrs[i].Compare(a) < 0 {
+				a = addrs[i]
 			}
 		}
-		s.hasPortsResults = s.hasPortsResults || v.nports > 0
+		agg := hostAgg{}
+		if i < len(addrs) && addrs[i] == a {
+			agg = *c.hosts[a]
+			i++
+		}
+		ports = append(ports[:0], agg.ports...)
+		if x != nil && x.addr() == a {
+			first := *x
+			for x != nil && sameAddr(x, &first) {
+				ports = append(ports, x.entry())
+				if err := m.pop(); err != nil {
+					return err
+				}
+				x = m.peek()
+			}
+		}
+		agg.ports = ports
+		v := buildView(a, &agg)
+		ports = agg.ports[:0]
 		switch v.host.State {
 		case HostUp:
 			s.up++
@@ -191,27 +315,8 @@ func (c *collector) finish() summary {
 			s.down++
 		}
 		s.total++
-		s.first = earliest(s.first, v.start)
-		s.last = latest(s.last, v.end)
-		s.hosts = append(s.hosts, v)
+		fn(&v)
 	}
-	s.ports = make(map[target.Protocol][]uint16, len(seen))
-	for p, m := range seen {
-		l := make([]uint16, 0, len(m))
-		for n := range m {
-			l = append(l, n)
-		}
-		slices.Sort(l)
-		s.ports[p] = l
-	}
-	return s
-}
-
-func markSeen(seen map[target.Protocol]map[uint16]bool, p target.Protocol, n uint16) {
-	if seen[p] == nil {
-		seen[p] = make(map[uint16]bool)
-	}
-	seen[p][n] = true
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -8,7 +8,7 @@
 // # Writers
 //
 // A [Writer] consumes a stream of results and hosts in any order. The
-// package has five:
+// package has six:
 //
 //   - [JSONLWriter]: JSON Lines, one record per line, written at once;
 //     [JSONLReader] reads it back and [Merge] joins shards of a scan.
@@ -16,10 +16,14 @@
 //     and nmap tooling.
 //   - [GrepWriter]: nmap's greppable output (-oG).
 //   - [TableWriter]: a human-readable report like nmap's normal output.
+//   - [LiveTableWriter]: a terminal report for scans of any size: open
+//     ports as they come, every other verdict counted.
 //   - [Multi]: several writers at once.
 //
-// XML, greppable and table output buffer the run (about 32 bytes a port)
-// and write it sorted on Close. They summarise the ports of a host that
+// XML, greppable and table output buffer the run and write it sorted on
+// Close. Their memory is bounded whatever the size of the scan: past
+// 32,768 port verdicts they keep them, sorted, in an unlinked temporary
+// file (40 bytes each) and merge them on Close, one host at a time. They summarise the ports of a host that
 // share a state other than open when there are more than
 // [ExtraPortsThreshold] of them, and name a port without service
 // information from the port table (target.ServiceName). They keep the

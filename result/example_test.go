@@ -183,3 +183,23 @@ func ExampleResult_MoreInformative() {
 	fmt.Println(icmp.MoreInformative(silent), open.MoreInformative(icmp), silent.MoreInformative(open))
 	// Output: true true false
 }
+
+// A LiveTableWriter prints open ports as they come and counts the rest.
+func ExampleLiveTableWriter() {
+	w := result.NewLiveTableWriter(os.Stdout, 2)
+	a, b := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
+	for p := uint16(20); p < 25; p++ {
+		r := result.Result{AddrPort: netip.AddrPortFrom(a, p), Proto: target.TCP, State: result.Closed, Reason: result.Reset}
+		if p == 22 {
+			r.State, r.Reason, r.ReplyTTL = result.Open, result.SynAck, 64
+		}
+		w.WriteResult(r)
+	}
+	w.WriteResult(result.Result{AddrPort: netip.AddrPortFrom(b, 80), Proto: target.TCP, State: result.Filtered, Reason: result.NoResponse})
+	w.Close()
+	// Output:
+	// HOST            PORT      STATE SERVICE      REASON
+	// 198.18.0.2      22/tcp    open  ssh          syn-ack ttl 64
+	// Not shown: 4 closed tcp ports (reset), 1 filtered tcp port (no-response)
+	// Done: 1 open port on 2 IP addresses scanned
+}

@@ -11,12 +11,16 @@ import (
 // GrepWriter writes nmap's greppable output format (-oG): a comment
 // header, one "Status" line per host, one "Ports" line per host with
 // ports, and a comment footer. Like XMLWriter it buffers the run and
-// writes on Close, sorted.
+// writes on Close, hosts in address order.
 //
 // Each port is "port/state/protocol/owner/service/rpc/version/"; owner
 // and rpc are always empty. Inside fields '/' becomes '|' and tabs and
 // newlines become spaces, so that the line stays splittable. States above
 // ExtraPortsThreshold appear as "Ignored State: filtered (998)".
+//
+// Its memory stays bounded whatever the size of the scan: past some ten
+// thousand port verdicts it keeps them, sorted, in an unlinked temporary
+// file (about 40 bytes each) and merges them on Close.
 type GrepWriter struct {
 	c    collector
 	w    io.Writer
@@ -42,22 +46,21 @@ func (g *GrepWriter) Close() error {
 		return nil
 	}
 	s := g.c.finish()
-	r := resolveRun(g.info, &s, time.Now())
+	r := resolveRun(g.info, s, time.Now())
 	bw := bufio.NewWriter(g.w)
 	bw.WriteString("# " + oneLine(r.Scanner+" "+r.Version+" scan initiated "+ctime(r.Start)+" as: "+r.Args) + "\n")
-	if sc := r.scannedPorts(&s); len(sc) > 0 {
+	if sc := r.scannedPorts(s); len(sc) > 0 {
 		bw.WriteString("# Ports scanned:")
 		for _, x := range sc {
 			bw.WriteString(" " + strings.ToUpper(x.proto.String()) + "(" + strconv.Itoa(x.count) + ";" + x.services + ")")
 		}
 		bw.WriteString("\n")
 	}
-	for i := range s.hosts {
-		v := &s.hosts[i]
+	err := s.each(func(v *hostView) {
 		head := "Host: " + v.host.Addr.String() + " ()\t"
 		bw.WriteString(head + "Status: " + titleCase(v.host.State.String()) + "\n")
 		if len(v.shown)+len(v.extra) == 0 {
-			continue
+			return
 		}
 		bw.WriteString(head + "Ports: ")
 		for j := range v.shown {
@@ -82,9 +85,12 @@ func (g *GrepWriter) Close() error {
 			}
 		}
 		bw.WriteString("\n")
+	})
+	bw.WriteString("# " + oneLine(r.Scanner) + " done at " + ctime(r.End) + " -- " + r.summaryLine(s) + "\n")
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
 	}
-	bw.WriteString("# " + oneLine(r.Scanner) + " done at " + ctime(r.End) + " -- " + r.summaryLine(&s) + "\n")
-	return bw.Flush()
+	return err
 }
 
 func titleCase(s string) string {

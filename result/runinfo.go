@@ -1,6 +1,7 @@
 package result
 
 import (
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -13,10 +14,14 @@ import (
 type RunInfo struct {
 	Scanner string // the program, "portsense" when empty (shown in comments)
 	Args    string // the command line or a description of the scan
-	Version string // the program's version, "0" when empty
+	// Version is the program's version. Empty means portsense's module
+	// version from the binary's build information (a VCS revision for a
+	// development build).
+	Version string
 	// Start and End bound the scan. A zero Start becomes the earliest
-	// record time; a zero End the latest record time, else the time of
-	// Close.
+	// record time. A zero End becomes the time of Close when Start is set
+	// (a live scan's writer is closed when the scan ends), else the latest
+	// record time (a replay), else the time of Close.
 	Start, End time.Time
 	// ScanType is "syn", "connect", "udp" or "ping" (any type of nmap's
 	// DTD works). "ping", or no port results, means a host-only run.
@@ -44,11 +49,11 @@ func resolveRun(info RunInfo, s *summary, now time.Time) run {
 		r.Scanner = "portsense"
 	}
 	if r.Version == "" {
-		r.Version = "0"
+		r.Version = buildVersion()
 	}
 	if r.End.IsZero() {
 		r.End = s.last
-		if r.End.IsZero() {
+		if r.End.IsZero() || !r.Start.IsZero() {
 			r.End = now
 		}
 	}
@@ -154,4 +159,45 @@ func (r *run) summaryLine(s *summary) string {
 	return plural(s.total, "IP address", "IP addresses") + " (" +
 		plural(s.up, "host up", "hosts up") + ") scanned in " +
 		strconv.FormatFloat(r.elapsed, 'f', 2, 64) + " seconds"
+}
+
+// modulePath is portsense's module, whose version the outputs report.
+const modulePath = "github.com/portsense/portsense"
+
+// buildVersion is portsense's version as the running binary records it:
+// the module version when portsense is a dependency, "0.0.0-<revision>"
+// (with "-dirty" for uncommitted changes) for a development build of
+// portsense itself, "0.0.0-devel" when no revision is recorded (go test,
+// go run), "0" when the binary has no build information.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "0"
+	}
+	for _, d := range bi.Deps {
+		if d.Path == modulePath && d.Version != "" && d.Version != "(devel)" {
+			return d.Version
+		}
+	}
+	if bi.Main.Path == modulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	var rev string
+	dirty := false
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			dirty = kv.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "0.0.0-devel" // go test and go run record no revision
+	}
+	v := "0.0.0-" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "-dirty"
+	}
+	return v
 }

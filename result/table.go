@@ -13,7 +13,9 @@ import (
 // per host a "Host is up" line, a "Not shown" summary of states above
 // ExtraPortsThreshold, and a PORT STATE SERVICE REASON table (with a
 // VERSION column when any port has product or version). It buffers the
-// run and writes on Close, hosts by address.
+// run and writes on Close, hosts by address; like GrepWriter it keeps its
+// memory bounded by buffering large runs in a temporary file. For a
+// terminal during a large scan, LiveTableWriter prints as results come.
 type TableWriter struct {
 	c collector
 	w io.Writer
@@ -39,17 +41,20 @@ func (t *TableWriter) Close() error {
 	}
 	s := t.c.finish()
 	bw := bufio.NewWriter(t.w)
-	for i := range s.hosts {
-		if i > 0 {
+	err := s.each(func(v *hostView) {
+		if s.total > 1 {
 			bw.WriteString("\n")
 		}
-		writeTableHost(bw, &s.hosts[i])
-	}
-	if len(s.hosts) > 0 {
+		writeTableHost(bw, v)
+	})
+	if s.total > 0 {
 		bw.WriteString("\n")
 	}
 	bw.WriteString("Done: " + plural(s.total, "IP address", "IP addresses") + " (" + plural(s.up, "host up", "hosts up") + ")\n")
-	return bw.Flush()
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 func writeTableHost(bw *bufio.Writer, v *hostView) {

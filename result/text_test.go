@@ -34,7 +34,7 @@ func TestGrepWriterPingScan(t *testing.T) {
 	var buf bytes.Buffer
 	feed(t, NewGrepWriter(&buf, RunInfo{ScanType: "ping", Scanner: "ps", Start: t0, End: t0}),
 		[]Host{host("198.18.0.1", HostUp, EchoReply)}, nil)
-	want := "# ps 0 scan initiated Fri Nov 27 16:16:53 2026 as: \n" +
+	want := "# ps " + buildVersion() + " scan initiated Fri Nov 27 16:16:53 2026 as: \n" +
 		"Host: 198.18.0.1 ()\tStatus: Up\n" +
 		"# ps done at Fri Nov 27 16:16:53 2026 -- 1 IP address (1 host up) scanned in 0.00 seconds\n"
 	if got := buf.String(); got != want {

@@ -15,7 +15,10 @@ import (
 // nmap.dtd and readable by ndiff and other nmap tooling. It buffers the
 // whole run, because ports arrive in any order, and writes the document
 // on Close: hosts by address, ports by protocol then number, with states
-// above ExtraPortsThreshold summarised in <extraports>.
+// above ExtraPortsThreshold summarised in <extraports>. Its memory stays
+// bounded whatever the size of the scan: past some ten thousand port
+// verdicts it keeps them, sorted, in an unlinked temporary file (about 40
+// bytes each) and merges them on Close.
 //
 // The DTD fixes the scanner attribute to "nmap"; RunInfo.Scanner appears
 // in the opening comment. Ports of protocols the DTD has no name for
@@ -47,7 +50,7 @@ func (x *XMLWriter) Close() error {
 		return nil
 	}
 	s := x.c.finish()
-	r := resolveRun(x.info, &s, time.Now())
+	r := resolveRun(x.info, s, time.Now())
 	bw := bufio.NewWriter(x.w)
 	var b []byte
 	b = append(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n"+
@@ -60,7 +63,7 @@ func (x *XMLWriter) Close() error {
 	b = xmlAttr(b, "startstr", ctime(r.Start))
 	b = xmlAttr(b, "version", r.Version)
 	b = append(b, " xmloutputversion=\"1.05\">\n"...)
-	for _, sc := range r.scannedPorts(&s) {
+	for _, sc := range r.scannedPorts(s) {
 		b = append(b, "<scaninfo"...)
 		b = xmlAttr(b, "type", sc.typ)
 		b = xmlAttr(b, "protocol", xmlProto(sc.proto))
@@ -69,17 +72,17 @@ func (x *XMLWriter) Close() error {
 		b = append(b, "/>\n"...)
 	}
 	b = append(b, "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n"...)
-	for i := range s.hosts {
-		b = appendXMLHost(b, &s.hosts[i])
+	err := s.each(func(v *hostView) {
+		b = appendXMLHost(b, v)
 		if len(b) > 32<<10 {
 			bw.Write(b)
 			b = b[:0]
 		}
-	}
+	})
 	b = append(b, "<runstats><finished"...)
 	b = xmlAttr(b, "time", strconv.FormatInt(r.End.Unix(), 10))
 	b = xmlAttr(b, "timestr", ctime(r.End))
-	b = xmlAttr(b, "summary", "Nmap done at "+ctime(r.End)+"; "+r.summaryLine(&s))
+	b = xmlAttr(b, "summary", "Nmap done at "+ctime(r.End)+"; "+r.summaryLine(s))
 	b = xmlAttr(b, "elapsed", strconv.FormatFloat(r.elapsed, 'f', 2, 64))
 	b = append(b, " exit=\"success\"/><hosts"...)
 	b = xmlAttr(b, "up", strconv.Itoa(s.up))
@@ -87,7 +90,10 @@ func (x *XMLWriter) Close() error {
 	b = xmlAttr(b, "total", strconv.Itoa(s.total))
 	b = append(b, "/>\n</runstats>\n</nmaprun>\n"...)
 	bw.Write(b)
-	return bw.Flush() // bufio keeps the first write error
+	if ferr := bw.Flush(); err == nil { // bufio keeps the first write error
+		err = ferr
+	}
+	return err
 }
 
 func appendXMLHost(b []byte, v *hostView) []byte {

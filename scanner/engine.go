@@ -16,21 +16,32 @@ import (
 )
 
 // entry is the in-flight state of one target. Entries are recycled, so
-// the engine allocates O(window) of them over a whole scan.
+// the engine allocates O(window) of them over a whole scan; the window
+// ring finds them by position (target.Iter.PosOf), so no map from target
+// to entry is kept or hashed.
 type entry struct {
-	t      target.Target
-	pos    uint64 // position in the shard, for the resume watermark
-	try    int
-	sentAt time.Time
-	// sent keeps the send time of the last few tries, so that a reply that
-	// names its try gives an exact RTT sample even after a retransmission.
-	sent [4]time.Time
+	pos uint64 // position in the shard: the slot in the window ring; the target is it.At(pos)
+	// sent keeps the send time of the last few tries (microseconds since
+	// the engine started, modulo 2^32: see since), so that a reply that names its try gives an exact RTT
+	// sample even after a retransmission.
+	sent [4]uint32
+	try  int32
 	gen  uint32 // bumped on every send, expiry and finish; stale queue items are skipped
 	sess *session
 	// waiting is true while the entry sits in the retransmission queue,
 	// that is, while it has no probe in the network.
 	waiting bool
 }
+
+// sentAt is the send time of the entry's latest try.
+func (ent *entry) sentAt() uint32 { return ent.sent[ent.try%int32(len(ent.sent))] }
+
+// maxLive bounds the targets in flight, whatever --min-rate asks: each
+// costs about 72 bytes (a 48-byte entry, its ring slot, a timeout queue
+// item), so that the engine stays near 10 MiB at any rate. At the 1 s timeout of a scan
+// with no replies it caps the rate near 131,000 probes per second; a
+// shorter timeout (--max-rtt-timeout) raises that.
+const maxLive = 1 << 17
 
 type queued struct {
 	e   *entry
@@ -55,7 +66,12 @@ type engine struct {
 	replies  chan probe.Reply
 	stop     chan struct{}
 
-	inflight    map[target.Target]*entry
+	// win is a ring of the entries in flight, indexed by position: the
+	// entry of position p, if any, is win[p&(len(win)-1)]. Positions
+	// below winBase are finished; live counts the entries in flight.
+	win         []*entry
+	winBase     uint64
+	live        int
 	free        []*entry
 	timeouts    fifo
 	retries     fifo
@@ -96,7 +112,8 @@ func newEngine(ctx context.Context, s *Scanner, space *target.Space, it *target.
 		sessions: map[target.Protocol]*session{},
 		replies:  make(chan probe.Reply, 4096),
 		stop:     make(chan struct{}),
-		inflight: map[target.Target]*entry{},
+		win:      make([]*entry, 1024),
+		winBase:  it.Pos(),
 		rtt:      rttEstimator{initial: p.initialRTO, minRTO: p.minRTO, maxRTO: p.maxRTO},
 		start:    time.Now(),
 		startPos: it.Pos(),
@@ -201,7 +218,7 @@ func (e *engine) run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		if e.exhausted && len(e.inflight) == 0 {
+		if e.exhausted && e.live == 0 {
 			return nil
 		}
 		if now.Sub(e.lastPublish) > 50*time.Millisecond {
@@ -250,6 +267,9 @@ func (e *engine) sendSome(ctx context.Context, now time.Time) (wait time.Duratio
 		if n == 256 {
 			return 0, true, nil
 		}
+		if e.live >= maxLive && !e.hasRetry() {
+			return 0, false, nil // the next timeout frees room
+		}
 		if e.outstanding >= e.cwnd.window() && !e.belowMinRate(now) {
 			if e.cfg.minRate > 0 && e.outstanding < e.maxWindow*4 {
 				wait = e.minRateWait(now)
@@ -267,13 +287,16 @@ func (e *engine) sendSome(ctx context.Context, now time.Time) (wait time.Duratio
 			}
 		}
 		var ent *entry
+		var t target.Target
 		if q, ok := e.popRetry(); ok {
 			ent = q.e
 			ent.waiting = false
 			ent.try++
 			e.st.Retransmits++
+			t = e.it.At(ent.pos)
 		} else {
-			t, ok := e.it.Next()
+			var ok bool
+			t, ok = e.it.Next()
 			if !ok {
 				e.exhausted = true
 				if e.limiter != nil {
@@ -287,7 +310,7 @@ func (e *engine) sendSome(ctx context.Context, now time.Time) (wait time.Duratio
 			}
 			ent = e.newEntry(t, e.it.Pos()-1, now)
 		}
-		if err := e.send(ctx, ent, now); err != nil {
+		if err := e.send(ctx, ent, t, now); err != nil {
 			return 0, false, err
 		}
 	}
@@ -301,8 +324,12 @@ func (e *engine) newEntry(t target.Target, pos uint64, now time.Time) *entry {
 	} else {
 		ent = new(entry)
 	}
-	ent.t, ent.pos, ent.try = t, pos, 0
-	e.inflight[t] = ent
+	ent.pos, ent.try = pos, 0
+	if pos-e.winBase >= uint64(len(e.win)) {
+		e.growWindow(pos)
+	}
+	e.win[pos&uint64(len(e.win)-1)] = ent
+	e.live++
 	if e.hostFirst != nil {
 		if _, seen := e.hostFirst[t.Addr]; !seen {
 			e.hostFirst[t.Addr] = now
@@ -310,6 +337,43 @@ func (e *engine) newEntry(t target.Target, pos uint64, now time.Time) *entry {
 	}
 	return ent
 }
+
+// growWindow doubles the ring until position pos fits.
+func (e *engine) growWindow(pos uint64) {
+	n := len(e.win)
+	for pos-e.winBase >= uint64(n) {
+		n *= 2
+	}
+	w := make([]*entry, n)
+	for _, ent := range e.win {
+		if ent != nil {
+			w[ent.pos&uint64(n-1)] = ent
+		}
+	}
+	e.win = w
+}
+
+// lookup returns the entry in flight for t, or nil.
+func (e *engine) lookup(t target.Target) *entry {
+	pos, ok := e.it.PosOf(t)
+	if !ok || pos < e.winBase || pos-e.winBase >= uint64(len(e.win)) {
+		return nil
+	}
+	ent := e.win[pos&uint64(len(e.win)-1)]
+	if ent == nil || ent.pos != pos {
+		return nil
+	}
+	return ent
+}
+
+// mono is t as microseconds since the engine started, modulo 2^32.
+func (e *engine) mono(t time.Time) uint32 { return uint32(t.Sub(e.start) / time.Microsecond) }
+
+// since is the time from the engine clock value then to now. The clock
+// wraps every 71 minutes; the difference is right within 35 minutes either
+// way (a reply stamped before its probe's recorded send time gives a
+// negative duration, not a huge one).
+func since(now, then uint32) time.Duration { return time.Duration(int32(now-then)) * time.Microsecond }
 
 // hasRetry reports whether a live entry waits for retransmission.
 func (e *engine) hasRetry() bool {
@@ -332,30 +396,33 @@ func (e *engine) popRetry() (queued, bool) {
 	return e.retries.pop()
 }
 
-func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
-	s := e.sessions[ent.t.Port.Proto]
+func (e *engine) send(ctx context.Context, ent *entry, tg target.Target, t time.Time) error {
+	s := e.sessions[tg.Port.Proto]
 	if s == nil {
-		return fmt.Errorf("scanner: no prober for %s (target %s)", ent.t.Port.Proto, ent.t)
+		return fmt.Errorf("scanner: no prober for %s (target %s)", tg.Port.Proto, tg)
 	}
 	ent.sess = s
 	ent.gen++
-	ent.sentAt = t
-	ent.sent[ent.try%len(ent.sent)] = t
+	ent.sent[ent.try%int32(len(ent.sent))] = e.mono(t)
 	e.outstanding++
 	e.timeouts.push(queued{ent, ent.gen})
 	e.st.Sent++
-	err := s.sess.Send(probe.Probe{Target: ent.t, Try: ent.try, Timeout: e.rtt.timeout()})
+	err := s.sess.Send(probe.Probe{Target: tg, Try: int(ent.try), Timeout: e.rtt.timeout()})
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, probe.ErrTargetSkipped) {
 		e.outstanding--
+		reason := result.NoResponse
+		if errors.Is(err, probe.ErrNoRoute) {
+			reason = result.NoRoute
+		}
 		return e.finish(ctx, ent, result.Result{
-			AddrPort: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: result.NoResponse,
-			Tries: ent.try + 1, Time: t,
+			AddrPort: tg.AddrPort(), Proto: tg.Port.Proto, State: s.silence, Reason: reason,
+			Tries: int(ent.try) + 1, Time: t,
 		})
 	}
-	return fmt.Errorf("scanner: send %s: %w", ent.t, err)
+	return fmt.Errorf("scanner: send %s: %w", tg, err)
 }
 
 // allowedTries is how many tries a silent target gets: one more
@@ -367,6 +434,7 @@ func (e *engine) allowedTries() int {
 
 func (e *engine) expire(ctx context.Context, now time.Time) error {
 	to := e.rtt.timeout()
+	mnow := e.mono(now)
 	for {
 		q, ok := e.timeouts.peek()
 		if !ok {
@@ -376,18 +444,19 @@ func (e *engine) expire(ctx context.Context, now time.Time) error {
 			e.timeouts.pop()
 			continue
 		}
-		if now.Sub(q.e.sentAt) < to {
+		if since(mnow, q.e.sentAt()) < to {
 			return nil
 		}
 		e.timeouts.pop()
 		ent := q.e
 		e.outstanding--
-		if e.hostTimedOut(ent.t.Addr, now) {
-			e.skip(ent.t.Addr, now)
+		tg := e.it.At(ent.pos)
+		if e.hostTimedOut(tg.Addr, now) {
+			e.skip(tg.Addr, now)
 			e.release(ent)
 			continue
 		}
-		if ent.try+1 < e.allowedTries() {
+		if int(ent.try)+1 < e.allowedTries() {
 			ent.gen++ // a late reply still matches by target; the queue item is what goes stale
 			ent.waiting = true
 			e.retries.push(queued{ent, ent.gen})
@@ -395,8 +464,8 @@ func (e *engine) expire(ctx context.Context, now time.Time) error {
 		}
 		s := ent.sess
 		if err := e.finish(ctx, ent, result.Result{
-			AddrPort: ent.t.AddrPort(), Proto: ent.t.Port.Proto, State: s.silence, Reason: s.reason,
-			Tries: ent.try + 1, Time: now,
+			AddrPort: tg.AddrPort(), Proto: tg.Port.Proto, State: s.silence, Reason: s.reason,
+			Tries: int(ent.try) + 1, Time: now,
 		}); err != nil {
 			return err
 		}
@@ -414,7 +483,7 @@ func (e *engine) nextDeadline(now time.Time) (time.Duration, bool) {
 			e.timeouts.pop()
 			continue
 		}
-		d := q.e.sentAt.Add(to).Sub(now)
+		d := to - since(e.mono(now), q.e.sentAt())
 		if d < time.Millisecond {
 			d = time.Millisecond
 		}
@@ -423,7 +492,7 @@ func (e *engine) nextDeadline(now time.Time) (time.Duration, bool) {
 }
 
 func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
-	ent := e.inflight[r.Target]
+	ent := e.lookup(r.Target)
 	if ent == nil {
 		e.st.Late++
 		return nil
@@ -434,7 +503,8 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	}
 	e.st.Replies++
 	try := r.Try
-	if try < 0 && ent.try == 0 {
+	entTry := int(ent.try)
+	if try < 0 && entTry == 0 {
 		try = 0
 	}
 	// A reply that names its try is an unambiguous RTT sample, even one
@@ -442,16 +512,16 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// the samples that teach the estimator its timeout is too short.
 	// A reply without a try after retransmissions is ambiguous (Karn).
 	var rtt time.Duration
-	if try >= 0 && try <= ent.try && ent.try-try < len(ent.sent) {
-		rtt = t.Sub(ent.sent[try%len(ent.sent)])
+	if try >= 0 && try <= entTry && entTry-try < len(ent.sent) {
+		rtt = since(e.mono(t), ent.sent[try%len(ent.sent)])
 		e.rtt.sample(rtt, t)
 	}
 	// The target needed ent.try+1 tries to be answered, whichever try the
 	// answer names: a late answer to an earlier try means the timeout was
 	// too short, which calls for as many retries as a lost probe does.
-	e.maxSuccess = max(e.maxSuccess, ent.try)
+	e.maxSuccess = max(e.maxSuccess, entTry)
 	lost := 0.0
-	if try > 0 && try == ent.try {
+	if try > 0 && try == entTry {
 		lost = 1
 	}
 	// A reply to a retransmission proves an earlier try was lost. Loss that
@@ -463,7 +533,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	switch {
 	case lost == 0:
 		e.cwnd.onReply()
-	case e.lossShort > 2*e.lossLong+0.1 && ent.sentAt.After(e.lastDrop):
+	case e.lossShort > 2*e.lossLong+0.1 && (e.lastDrop.IsZero() || int32(ent.sentAt()-e.mono(e.lastDrop)) > 0):
 		e.cwnd.onDrop()
 		e.lastDrop = t
 	}
@@ -472,7 +542,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	}
 	return e.finish(ctx, ent, result.Result{
 		AddrPort: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
-		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: ent.try + 1, Time: t,
+		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: entTry + 1, Time: t,
 	})
 }
 
@@ -493,7 +563,11 @@ func (e *engine) finish(ctx context.Context, ent *entry, r result.Result) error 
 }
 
 func (e *engine) release(ent *entry) {
-	delete(e.inflight, ent.t)
+	e.win[ent.pos&uint64(len(e.win)-1)] = nil
+	e.live--
+	for e.winBase < e.it.Pos() && e.win[e.winBase&uint64(len(e.win)-1)] == nil {
+		e.winBase++
+	}
 	ent.gen++
 	ent.sess = nil
 	ent.waiting = false
@@ -540,7 +614,7 @@ func (e *engine) minRateWait(now time.Time) time.Duration {
 func (e *engine) publish(now time.Time, final bool) {
 	st := e.st
 	st.Elapsed = now.Sub(e.start)
-	st.InFlight = len(e.inflight)
+	st.InFlight = e.live
 	st.Window = e.cwnd.window()
 	if e.rtt.samples > 0 {
 		st.SRTT = e.rtt.srtt
@@ -554,10 +628,7 @@ func (e *engine) publish(now time.Time, final bool) {
 	if math.IsInf(st.Rate, 0) || math.IsNaN(st.Rate) {
 		st.Rate = 0
 	}
-	st.Position = min(e.it.Pos(), e.lost)
-	for _, ent := range e.inflight {
-		st.Position = min(st.Position, ent.pos)
-	}
+	st.Position = min(e.it.Pos(), e.lost, e.winBase)
 	st.Finished = final
 	e.lastPublish, e.lastSent = now, st.Sent
 	e.scan.mu.Lock()

@@ -6,4 +6,7 @@ import (
 	"github.com/portsense/portsense/internal/netlab"
 )
 
-func TestMain(m *testing.M) { netlab.Main(m) }
+func TestMain(m *testing.M) {
+	burnIfAsked() // a CPU load process of TestLabLoadedMachine, not a test run
+	netlab.Main(m)
+}

@@ -2,7 +2,7 @@
 // the most common ports of one target, printed as a table.
 //
 //	go run ./examples/quickscan              # scans 127.0.0.1, top 1000 ports
-//	go run ./examples/quickscan 127.0.0.1 -ports 1-65535
+//	go run ./examples/quickscan 127.0.0.1 -p 1-65535     # -ports is the same
 //
 // It needs no privileges. Scan only hosts you are allowed to scan.
 package main
@@ -31,9 +31,10 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("quickscan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ports := fs.String("ports", "", "ports to scan in nmap syntax (default: the top 1000 TCP ports)")
+	ports := fs.String("p", "", "ports to scan in nmap syntax, as scan -p takes them (default: the top 1000 TCP ports)")
+	fs.StringVar(ports, "ports", "", "the same as -p")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: quickscan [-ports SPEC] [TARGET ...]   (default target 127.0.0.1)")
+		fmt.Fprintln(stderr, "usage: quickscan [-p SPEC] [TARGET ...]   (default target 127.0.0.1)")
 		fs.PrintDefaults()
 	}
 	// Let flags follow the targets too, as nmap users type them.

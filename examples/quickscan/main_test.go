@@ -32,19 +32,23 @@ func TestQuickscanLoopback(t *testing.T) {
 	gone.Close()
 	openPort := ln.Addr().(*net.TCPAddr).Port
 
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"127.0.0.1", "-ports", fmt.Sprintf("%d,%d", openPort, closedPort)}, &out, &errb)
-	require.Equal(t, 0, code, errb.String())
-	s := out.String()
-	assert.Contains(t, s, fmt.Sprintf("%d/tcp", openPort))
-	assert.Regexp(t, fmt.Sprintf(`%d/tcp\s+open`, openPort), s)
-	assert.Regexp(t, fmt.Sprintf(`%d/tcp\s+closed`, closedPort), s)
-	assert.Contains(t, errb.String(), "100.0% done")
+	// -p as scan takes it, and -ports, its long alias.
+	for _, flag := range []string{"-p", "-ports"} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"127.0.0.1", flag, fmt.Sprintf("%d,%d", openPort, closedPort)}, &out, &errb)
+		require.Equal(t, 0, code, errb.String())
+		s := out.String()
+		assert.Contains(t, s, fmt.Sprintf("%d/tcp", openPort))
+		assert.Regexp(t, fmt.Sprintf(`%d/tcp\s+open`, openPort), s)
+		assert.Regexp(t, fmt.Sprintf(`%d/tcp\s+closed`, closedPort), s)
+		assert.Contains(t, errb.String(), "100.0% done")
+	}
 }
 
 func TestQuickscanBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"-ports", "70000", "127.0.0.1"},
+		{"-p", "70000", "127.0.0.1"},
 		{"198.18.0.300"},
 		{"-nosuchflag"},
 	} {

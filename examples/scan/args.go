@@ -45,6 +45,7 @@ type options struct {
 	iface       string
 	source      netip.Addr
 	resume      string
+	serviceDB   string // --servicedb FILE
 	sequential  bool
 	openOnly    bool
 	verbose     int
@@ -154,6 +155,7 @@ func longOpts() map[string]longOpt {
 			return nil
 		}},
 		"resume":        {true, func(o *options, v string) error { o.resume = v; return nil }},
+		"servicedb":     {true, func(o *options, v string) error { o.serviceDB = v; return nil }},
 		"append-output": flag(func(o *options) { o.appendOut = true }),
 		"reason":        flag(func(*options) {}), // the table always shows reasons
 		"open":          flag(func(o *options) { o.openOnly = true }),

@@ -33,7 +33,11 @@
 //	--min-parallelism, --max-parallelism N
 //	--exclude LIST, --excludefile FILE, -iL FILE ("-" reads stdin)
 //	-oN/-oX/-oG/-oJ FILE normal, nmap XML, greppable, JSON Lines output;
-//	                     "-" sends it to stdout instead of the table
+//	                     "-" sends it to stdout instead of the table. The
+//	                     table on stdout reports per host for up to 256
+//	                     hosts; for more it prints open ports as they come
+//	                     and counts the rest by state. Memory stays bounded
+//	                     for any number of targets and any output.
 //	-oA BASE             BASE.nmap, BASE.xml and BASE.gnmap
 //	--append-output      append to output files instead of truncating them
 //	--open               report open ports only
@@ -43,6 +47,9 @@
 //	-e IFACE, -S ADDR    outgoing interface and source address (-e needs -sS)
 //	--resume FILE        save the scan's state to FILE and continue a saved
 //	                     scan from it (see below)
+//	--servicedb FILE     name ports from FILE (nmap-services or /etc/services
+//	                     format) instead of portsense's own small table;
+//	                     with nmap's file the outputs name ports as nmap does
 //	-n, --reason, -4, -6 accepted for nmap compatibility: there is no reverse
 //	                     DNS, the table always shows reasons, and both
 //	                     address families are always scanned
@@ -58,7 +65,9 @@
 // # Resume
 //
 // With --resume FILE, the scan writes its state to FILE every second and when
-// it ends or is interrupted. If FILE already exists when the scan starts, the
+// it ends or is interrupted. A new FILE is written before the first probe
+// (the run says so on stderr), so an unwritable path fails at once. If FILE
+// already exists when the scan starts, the
 // scan continues from it: its hosts, ports, seed, shard and order come from
 // the file (targets and ports on the command line must match it, or may be
 // left out), while outputs, timing and the scan type may change. The resumed
@@ -87,6 +96,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -96,6 +106,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,7 +118,16 @@ import (
 	"github.com/portsense/portsense/target"
 )
 
+// memoryLimit is the soft limit on the Go heap (unless GOMEMLIMIT says
+// otherwise): the scan's live memory is bounded (some 15 MiB at any size),
+// and the limit keeps the garbage collector from letting the heap grow to
+// twice that before it runs.
+const memoryLimit = 24 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, a second one kills the program at once.
@@ -172,6 +192,7 @@ const usage = `Usage: scan [options] TARGET...
   --shard K/N         scan shard K of N (1-based)
   -e IFACE, -S ADDR   interface (with -sS) and source address
   --resume FILE       save state to FILE; continue from it if it exists
+  --servicedb FILE    port names from FILE (nmap-services, /etc/services)
   -n, --reason, -4, -6  accepted (no reverse DNS; reasons always shown)
   -v                  progress on stderr
   -h, --help          this help
@@ -188,6 +209,8 @@ type plan struct {
 	suppress map[target.Target]struct{}
 	prober   probe.Prober
 	scanType string
+	names    *serviceDB   // --servicedb, nil without
+	flush    func() error // flushes the outputs' buffers; the scan calls it every second
 }
 
 func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -206,6 +229,7 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	p.flush = out.flush
 	info := result.RunInfo{
 		Scanner:  "portsense scan",
 		Args:     strings.Join(append([]string{"scan"}, args...), " "),
@@ -216,7 +240,7 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// info.End stays zero: the writers take RunInfo by value when made, and
 	// a zero End means the time of Close, which is when the scan ended.
-	w := out.writer(info)
+	w := out.writer(info, int(min(p.hosts.Len(), 1<<40)))
 	scanErr := execute(ctx, p, w, stderr)
 	if err := w.Close(); err != nil && scanErr == nil {
 		scanErr = fmt.Errorf("writing output: %w", err)
@@ -285,6 +309,11 @@ func makePlan(ctx context.Context, o *options, stderr io.Writer) (*plan, error) 
 	}
 	if p.prober, p.scanType, err = chooseProber(o); err != nil {
 		return nil, err
+	}
+	if o.serviceDB != "" {
+		if p.names, err = loadServiceDB(o.serviceDB); err != nil {
+			return nil, err
+		}
 	}
 	if p.state != nil {
 		p.state.ScanType = p.scanType
@@ -508,12 +537,35 @@ func chooseProber(o *options) (probe.Prober, string, error) {
 	return probe.NewConnect(&probe.ConnectConfig{Source: o.source}), "connect", nil
 }
 
-// outputs holds the files the writers write to.
+// outputs holds the files the writers write to. Every destination is
+// buffered, so that a record costs no system call; the scan flushes the
+// buffers every second, so streams stay live.
 type outputs struct {
 	stdout io.Writer
 	o      *options
 	files  []*os.File
+	bufs   []*bufio.Writer
 	dst    map[*string]io.Writer
+}
+
+func (out *outputs) buffer(w io.Writer) io.Writer {
+	for _, b := range out.bufs {
+		if b == w {
+			return b
+		}
+	}
+	b := bufio.NewWriterSize(w, 64<<10)
+	out.bufs = append(out.bufs, b)
+	return b
+}
+
+// flush writes what the buffers hold.
+func (out *outputs) flush() error {
+	var errs []error
+	for _, b := range out.bufs {
+		errs = append(errs, b.Flush())
+	}
+	return errors.Join(errs...)
 }
 
 func openOutputs(o *options, stdout io.Writer) (*outputs, error) {
@@ -522,7 +574,7 @@ func openOutputs(o *options, stdout io.Writer) (*outputs, error) {
 		switch *name {
 		case "":
 		case "-":
-			out.dst[name] = stdout
+			out.dst[name] = stdout // buffered below, with the table's stdout
 		default:
 			flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 			if o.appendOut {
@@ -534,21 +586,29 @@ func openOutputs(o *options, stdout io.Writer) (*outputs, error) {
 				return nil, err
 			}
 			out.files = append(out.files, f)
-			out.dst[name] = f
+			out.dst[name] = out.buffer(f)
 		}
 	}
 	return out, nil
 }
 
+// liveHosts is the number of hosts above which the table on stdout prints
+// open ports as they come and counts the rest (result.LiveTableWriter)
+// instead of a report per host at the end.
+const liveHosts = 256
+
 // writer returns the writers of every output, the table on stdout unless
-// another output claimed it.
-func (out *outputs) writer(info result.RunInfo) result.Writer {
+// another output claimed it. Every writer's memory is bounded whatever the
+// number of targets; the table on stdout is live for more than liveHosts
+// hosts.
+func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 	o := out.o
 	var ws []result.Writer
 	stdoutTaken := false
 	for name, w := range out.dst {
 		if w == out.stdout {
 			stdoutTaken = true
+			w = out.buffer(w)
 		}
 		switch name {
 		case &o.outN:
@@ -562,13 +622,17 @@ func (out *outputs) writer(info result.RunInfo) result.Writer {
 		}
 	}
 	if !stdoutTaken {
-		ws = append(ws, result.NewTableWriter(out.stdout))
+		if hosts > liveHosts {
+			ws = append(ws, result.NewLiveTableWriter(out.stdout, hosts)) // it flushes each open port
+		} else {
+			ws = append(ws, result.NewTableWriter(out.stdout))
+		}
 	}
 	return result.Multi(ws...)
 }
 
 func (out *outputs) close() error {
-	var errs []error
+	errs := []error{out.flush()}
 	for _, f := range out.files {
 		errs = append(errs, f.Close())
 	}
@@ -629,7 +693,10 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 		}
 	}
 	if p.state != nil && p.state.Finished {
-		fmt.Fprintf(stderr, "scan: %s: the saved scan is finished; nothing left to scan\n", o.resume)
+		fmt.Fprintf(stderr, "scan: %s: the saved scan is finished; nothing left to scan (remove the file to scan again)\n", o.resume)
+	}
+	if err := p.startResume(stderr); err != nil {
+		return err
 	}
 	if o.verbose > 0 {
 		errMu.Lock()
@@ -659,6 +726,7 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var writeErr error
+	noRoute := &noRouteWarner{stderr: stderr}
 	results := run.Results()
 	for results != nil {
 		select {
@@ -675,15 +743,21 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 			if tr != nil {
 				tr.report(t)
 			}
+			noRoute.see(r)
 			if o.openOnly && r.State != result.Open {
 				continue
 			}
-			if err := w.WriteResult(r); err != nil && writeErr == nil {
+			if err := w.WriteResult(p.names.name(r)); err != nil && writeErr == nil {
 				writeErr = err
 			}
 		case <-tick.C:
 			if err := save(false); err != nil {
 				fmt.Fprintf(stderr, "scan: %v\n", err)
+			}
+			if p.flush != nil {
+				if err := p.flush(); err != nil && writeErr == nil {
+					writeErr = err
+				}
 			}
 		}
 	}

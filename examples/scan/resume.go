@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -76,7 +77,11 @@ func (st *resumeState) save(path string) error {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".resume-*")
 	if err != nil {
-		return err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the temp file's name means nothing to the user
+		}
+		return fmt.Errorf("writing resume file %s: %w", path, err)
 	}
 	_, err = tmp.Write(append(b, '\n'))
 	if cerr := tmp.Close(); err == nil {
@@ -87,7 +92,11 @@ func (st *resumeState) save(path string) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("writing resume file: %w", err)
+		var pe *os.LinkError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("writing resume file %s: %w", path, err)
 	}
 	return nil
 }
@@ -162,4 +171,15 @@ func (t *tracker) doneList() []doneTarget {
 		out = append(out, doneTarget{Addr: x.Addr, Port: x.Port.Num, Proto: x.Port.Proto})
 	}
 	return out
+}
+
+// startResume checks the resume file before the first probe: a new scan
+// says that it creates the file, and writes its initial state at once, so
+// that an unwritable path fails now rather than after the whole scan.
+func (p *plan) startResume(stderr io.Writer) error {
+	if p.state == nil || p.state.Updated != (time.Time{}) {
+		return nil // no --resume, or a saved state read from the file
+	}
+	fmt.Fprintf(stderr, "scan: %s: no saved scan there; starting a new scan and saving its state to it\n", p.opts.resume)
+	return p.state.save(p.opts.resume)
 }

@@ -6,9 +6,15 @@
 package route
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 )
+
+// ErrNoRoute is wrapped by Get (and so by Cache.Hop and Cache.TryHop) when
+// the routing table has no usable route to the destination: none at all,
+// or an unreachable, blackhole or prohibit route.
+var ErrNoRoute = errors.New("route: no route")
 
 // Route is the kernel's answer for one destination.
 type Route struct {

@@ -103,12 +103,15 @@ func Get(dst netip.Addr, ifindex int) (Route, error) {
 	}
 	rtm, at, err := getRoute(dst, ifindex, false)
 	if err != nil {
+		if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
+			return Route{}, fmt.Errorf("%w to %v: %w", ErrNoRoute, dst, err)
+		}
 		return Route{}, fmt.Errorf("route: no route to %v: %w", dst, err)
 	}
 	switch rtm.Type {
 	case unix.RTN_UNICAST, unix.RTN_LOCAL:
 	default:
-		return Route{}, fmt.Errorf("route: no route to %v: route type %d (unreachable, blackhole or prohibit)", dst, rtm.Type)
+		return Route{}, fmt.Errorf("%w to %v: route type %d (unreachable, blackhole or prohibit)", ErrNoRoute, dst, rtm.Type)
 	}
 	r := Route{Dst: dst, Local: rtm.Type == unix.RTN_LOCAL}
 	if v, ok := at[unix.RTA_OIF]; ok && len(v) >= 4 {

@@ -1,0 +1,363 @@
+package result
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/portsense/portsense/target"
+)
+
+// A buffering writer (XML, greppable, table) must see every record of a
+// host before it writes the host, and a scan visits hosts in a random
+// order. So that its memory stays bounded whatever the size of the scan,
+// the collector keeps port verdicts in a compact form and, past
+// spillChunk of them, sorts them and writes them as a run to an unlinked
+// temporary file. Close merges the runs (and what is still in memory) by
+// address, one host at a time. Runs are merged level by level, spillFanIn
+// at a time, so a merge never holds more than a few dozen run readers.
+const (
+	spillChunk = 1 << 15 // records in memory before a run is written: 1.25 MiB
+	spillFanIn = 16      // runs of one level merged into one run of the next
+	recSize    = 40      // bytes of an encoded record
+)
+
+// rec is one port verdict in the collector's compact form. The address is
+// kept as 16 bytes (IPv4 as 4-in-6, with is4 set) so that records sort
+// with netip.Addr.Compare's order: IPv4 before IPv6, then by address.
+type rec struct {
+	hi, lo uint64
+	rtt    int64
+	unix   int64
+	num    uint16
+	proto  target.Protocol
+	state  State
+	reason Reason
+	ttl    uint8
+	is4    bool
+}
+
+func recOf(r Result) rec {
+	a := r.AddrPort.Addr()
+	b := a.As16()
+	x := rec{
+		hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:]),
+		rtt: int64(r.RTT), num: r.AddrPort.Port(), proto: r.Proto,
+		state: r.State, reason: r.Reason, ttl: r.ReplyTTL, is4: a.Is4(),
+	}
+	if !r.Time.IsZero() {
+		x.unix = r.Time.UnixNano()
+	}
+	return x
+}
+
+func (x *rec) addr() netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], x.hi)
+	binary.BigEndian.PutUint64(b[8:], x.lo)
+	a := netip.AddrFrom16(b)
+	if x.is4 {
+		a = a.Unmap()
+	}
+	return a
+}
+
+func (x *rec) entry() portEntry {
+	return portEntry{rtt: time.Duration(x.rtt), unix: x.unix, num: x.num, proto: x.proto, state: x.state, reason: x.reason, ttl: x.ttl}
+}
+
+// cmpRec orders records by address, then protocol and port.
+func cmpRec(x, y *rec) int {
+	if x.is4 != y.is4 {
+		if x.is4 {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(x.hi, y.hi); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.lo, y.lo); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.proto, y.proto); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.num, y.num)
+}
+
+func sameAddr(x, y *rec) bool { return x.is4 == y.is4 && x.hi == y.hi && x.lo == y.lo }
+
+func (x *rec) encode(b []byte) {
+	binary.LittleEndian.PutUint64(b[0:], x.hi)
+	binary.LittleEndian.PutUint64(b[8:], x.lo)
+	binary.LittleEndian.PutUint64(b[16:], uint64(x.rtt))
+	binary.LittleEndian.PutUint64(b[24:], uint64(x.unix))
+	binary.LittleEndian.PutUint16(b[32:], x.num)
+	b[34], b[35], b[36], b[37] = byte(x.proto), byte(x.state), byte(x.reason), x.ttl
+	b[38], b[39] = 0, 0
+	if x.is4 {
+		b[38] = 1
+	}
+}
+
+func (x *rec) decode(b []byte) {
+	x.hi = binary.LittleEndian.Uint64(b[0:])
+	x.lo = binary.LittleEndian.Uint64(b[8:])
+	x.rtt = int64(binary.LittleEndian.Uint64(b[16:]))
+	x.unix = int64(binary.LittleEndian.Uint64(b[24:]))
+	x.num = binary.LittleEndian.Uint16(b[32:])
+	x.proto, x.state, x.reason, x.ttl = target.Protocol(b[34]), State(b[35]), Reason(b[36]), b[37]
+	x.is4 = b[38] == 1
+}
+
+// spillRun is a sorted stretch of records in the spill file.
+type spillRun struct {
+	off, n int64 // byte offset and record count
+	level  int
+}
+
+// spillFile holds the runs of one collector in one temporary file, removed
+// as soon as it is made (where the OS allows) and closed by release.
+type spillFile struct {
+	f    *os.File
+	name string
+	end  int64
+	runs []spillRun
+}
+
+func newSpillFile() (*spillFile, error) {
+	f, err := os.CreateTemp("", "portsense-results-*")
+	if err != nil {
+		return nil, fmt.Errorf("result: buffering results on disk: %w", err)
+	}
+	s := &spillFile{f: f, name: f.Name()}
+	if os.Remove(f.Name()) == nil {
+		s.name = "" // gone already; the data lives until the file is closed
+	}
+	return s, nil
+}
+
+// write appends sorted records as a run of level 0, then merges full levels.
+func (s *spillFile) write(rs []rec) error {
+	if err := s.appendRun(0, int64(len(rs)), func(emit func(*rec) error) error {
+		for i := range rs {
+			if err := emit(&rs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for level := 0; ; level++ {
+		var same []spillRun
+		var rest []spillRun
+		for _, r := range s.runs {
+			if r.level == level {
+				same = append(same, r)
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		if len(same) < spillFanIn {
+			return nil
+		}
+		var n int64
+		for _, r := range same {
+			n += r.n
+		}
+		s.runs = rest
+		if err := s.appendRun(level+1, n, func(emit func(*rec) error) error {
+			return mergeRuns(s.readers(same), emit)
+		}); err != nil {
+			return err
+		}
+	}
+}
+
+// appendRun writes n records produced by fill at the end of the file.
+func (s *spillFile) appendRun(level int, n int64, fill func(emit func(*rec) error) error) error {
+	w := bufio.NewWriterSize(io.NewOffsetWriter(s.f, s.end), 64<<10)
+	var buf [recSize]byte
+	var wrote int64
+	err := fill(func(x *rec) error {
+		x.encode(buf[:])
+		wrote++
+		_, err := w.Write(buf[:])
+		return err
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil && wrote != n {
+		err = fmt.Errorf("run of %d records, want %d", wrote, n)
+	}
+	if err != nil {
+		return fmt.Errorf("result: buffering results on disk: %w", err)
+	}
+	s.runs = append(s.runs, spillRun{off: s.end, n: n, level: level})
+	s.end += n * recSize
+	return nil
+}
+
+func (s *spillFile) readers(runs []spillRun) []recReader {
+	out := make([]recReader, 0, len(runs))
+	size := max(4<<10, min(64<<10, (1<<20)/max(len(runs), 1)))
+	for _, r := range runs {
+		out = append(out, &runReader{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.n*recSize), size), left: r.n})
+	}
+	return out
+}
+
+func (s *spillFile) release() {
+	s.f.Close()
+	if s.name != "" {
+		os.Remove(s.name)
+	}
+}
+
+// recReader yields sorted records.
+type recReader interface {
+	next(x *rec) (bool, error)
+}
+
+type runReader struct {
+	r    *bufio.Reader
+	left int64
+	buf  [recSize]byte
+}
+
+func (r *runReader) next(x *rec) (bool, error) {
+	if r.left == 0 {
+		return false, nil
+	}
+	if _, err := io.ReadFull(r.r, r.buf[:]); err != nil {
+		return false, fmt.Errorf("result: reading buffered results: %w", err)
+	}
+	r.left--
+	x.decode(r.buf[:])
+	return true, nil
+}
+
+// sliceReader yields the records of a sorted slice.
+type sliceReader struct {
+	rs []rec
+	i  int
+}
+
+func (r *sliceReader) next(x *rec) (bool, error) {
+	if r.i >= len(r.rs) {
+		return false, nil
+	}
+	*x = r.rs[r.i]
+	r.i++
+	return true, nil
+}
+
+// merger merges sorted readers into one sorted stream (a small binary
+// heap of the readers' heads).
+type merger struct {
+	src  []recReader
+	head []rec
+	heap []int // indexes into src, ordered by head
+}
+
+func newMerger(src []recReader) (*merger, error) {
+	m := &merger{src: src, head: make([]rec, len(src))}
+	for i, r := range src {
+		ok, err := r.next(&m.head[i])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m.push(i)
+		}
+	}
+	return m, nil
+}
+
+func (m *merger) less(a, b int) bool {
+	return cmpRec(&m.head[m.heap[a]], &m.head[m.heap[b]]) < 0
+}
+
+func (m *merger) push(i int) {
+	m.heap = append(m.heap, i)
+	for j := len(m.heap) - 1; j > 0; {
+		p := (j - 1) / 2
+		if !m.less(j, p) {
+			break
+		}
+		m.heap[j], m.heap[p] = m.heap[p], m.heap[j]
+		j = p
+	}
+}
+
+func (m *merger) down() {
+	n := len(m.heap)
+	for j := 0; ; {
+		l, r, s := 2*j+1, 2*j+2, j
+		if l < n && m.less(l, s) {
+			s = l
+		}
+		if r < n && m.less(r, s) {
+			s = r
+		}
+		if s == j {
+			return
+		}
+		m.heap[j], m.heap[s] = m.heap[s], m.heap[j]
+		j = s
+	}
+}
+
+// peek returns the smallest head, or nil at the end.
+func (m *merger) peek() *rec {
+	if len(m.heap) == 0 {
+		return nil
+	}
+	return &m.head[m.heap[0]]
+}
+
+// pop drops the smallest head, reading the next record of its reader.
+func (m *merger) pop() error {
+	i := m.heap[0]
+	ok, err := m.src[i].next(&m.head[i])
+	if err != nil {
+		return err
+	}
+	if !ok {
+		last := len(m.heap) - 1
+		m.heap[0] = m.heap[last]
+		m.heap = m.heap[:last]
+	}
+	m.down()
+	return nil
+}
+
+func mergeRuns(src []recReader, emit func(*rec) error) error {
+	m, err := newMerger(src)
+	if err != nil {
+		return err
+	}
+	for x := m.peek(); x != nil; x = m.peek() {
+		if err := emit(x); err != nil {
+			return err
+		}
+		if err := m.pop(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortRecs sorts records for a run.
+func sortRecs(rs []rec) {
+	slices.SortFunc(rs, func(x, y rec) int { return cmpRec(&x, &y) })
+}

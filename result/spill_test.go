@@ -1,0 +1,157 @@
+package result
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/portsense/portsense/target"
+)
+
+// spillResults draws n verdicts over a few hundred hosts of both families,
+// with duplicates, service info on some open ports and host verdicts.
+func spillResults(n int) ([]Result, []Host) {
+	r := rand.New(rand.NewPCG(7, 11))
+	t0 := time.Unix(1796289000, 0)
+	var rs []Result
+	states := []State{Open, Closed, Filtered, Filtered, Filtered, Closed, OpenFiltered}
+	reasons := []Reason{SynAck, Reset, NoResponse, NoResponse, AdminProhibited, ConnRefused, NoResponse}
+	for i := range n {
+		var a netip.Addr
+		if r.IntN(5) == 0 {
+			a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(r.IntN(50))})
+		} else {
+			a = netip.AddrFrom4([4]byte{198, 18, byte(r.IntN(3)), byte(r.IntN(200))})
+		}
+		k := r.IntN(len(states))
+		proto := target.TCP
+		if r.IntN(10) == 0 {
+			proto = target.UDP
+		}
+		res := Result{
+			AddrPort: netip.AddrPortFrom(a, uint16(1+r.IntN(120))), Proto: proto,
+			State: states[k], Reason: reasons[k], ReplyTTL: uint8(r.IntN(3) * 32),
+			RTT: time.Duration(r.IntN(5000)) * time.Microsecond, Tries: 1,
+			Time: t0.Add(time.Duration(i) * time.Millisecond),
+		}
+		if res.State == Open && r.IntN(4) == 0 {
+			res.Service = &Service{Name: "http", Product: "lab-httpd", Method: "probed", Conf: 10}
+		}
+		rs = append(rs, res)
+	}
+	hosts := []Host{
+		{Addr: netip.MustParseAddr("198.18.1.7"), State: HostUp, Reason: EchoReply, ReplyTTL: 64, Time: t0},
+		{Addr: netip.MustParseAddr("198.18.2.250"), State: HostDown, Reason: NoResponse, Time: t0},
+		{Addr: netip.MustParseAddr("2001:db8::3"), State: HostUp, Reason: SynAck, Warnings: []string{"syn-proxy"}, Time: t0},
+	}
+	return rs, hosts
+}
+
+// The writers that buffer produce the same bytes whether their records
+// stayed in memory or went through many runs and merge levels on disk.
+func TestSpillSameOutput(t *testing.T) {
+	rs, hosts := spillResults(5000)
+	info := RunInfo{Scanner: "portsense", Version: "1", Args: "scan", Start: time.Unix(1796289000, 0),
+		End: time.Unix(1796289010, 0), ScanType: "syn", Proto: target.TCP}
+	type mk func(w *bytes.Buffer) (Writer, *collector)
+	writers := map[string]mk{
+		"xml": func(w *bytes.Buffer) (Writer, *collector) {
+			x := NewXMLWriter(w, info)
+			return x, &x.c
+		},
+		"grep": func(w *bytes.Buffer) (Writer, *collector) {
+			g := NewGrepWriter(w, info)
+			return g, &g.c
+		},
+		"table": func(w *bytes.Buffer) (Writer, *collector) {
+			tw := NewTableWriter(w)
+			return tw, &tw.c
+		},
+	}
+	for name, mkw := range writers {
+		t.Run(name, func(t *testing.T) {
+			var mem, disk bytes.Buffer
+			wm, _ := mkw(&mem)
+			wd, cd := mkw(&disk)
+			cd.chunk = 7 // 5000 records: hundreds of runs, three merge levels
+			for i, r := range rs {
+				if err := wm.WriteResult(r); err != nil {
+					t.Fatal(err)
+				}
+				if err := wd.WriteResult(r); err != nil {
+					t.Fatal(err)
+				}
+				if i == len(rs)/2 {
+					for _, h := range hosts {
+						wm.WriteHost(h)
+						wd.WriteHost(h)
+					}
+				}
+			}
+			if cd.spill == nil || len(cd.spill.runs) < 2 {
+				t.Fatalf("no spill: %+v", cd.spill)
+			}
+			levels := map[int]bool{}
+			for _, r := range cd.spill.runs {
+				levels[r.level] = true
+			}
+			if !levels[2] {
+				t.Errorf("runs %v: want merges up to level 2", cd.spill.runs)
+			}
+			if err := wm.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := wd.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if mem.Len() == 0 || !bytes.Equal(mem.Bytes(), disk.Bytes()) {
+				dir := t.TempDir()
+				os.WriteFile(filepath.Join(dir, "mem"), mem.Bytes(), 0o644)
+				os.WriteFile(filepath.Join(dir, "disk"), disk.Bytes(), 0o644)
+				t.Fatalf("outputs differ (%d and %d bytes): diff %s/mem %s/disk", mem.Len(), disk.Len(), dir, dir)
+			}
+		})
+	}
+}
+
+// A spilling writer leaves no file behind.
+func TestSpillRemovesFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	rs, _ := spillResults(100)
+	x := NewGrepWriter(&bytes.Buffer{}, RunInfo{})
+	x.c.chunk = 10
+	for _, r := range rs {
+		if err := x.WriteResult(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// BenchmarkXMLWriterSpill measures a large horizontal scan through the XML
+// writer: the records go to disk and come back merged.
+func BenchmarkXMLWriterSpill(b *testing.B) {
+	b.ReportAllocs()
+	t0 := time.Unix(1796289000, 0)
+	const n = 100_000
+	for b.Loop() {
+		x := NewXMLWriter(&bytes.Buffer{}, RunInfo{Start: t0, End: t0})
+		for i := range n {
+			a := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
+			x.WriteResult(Result{AddrPort: netip.AddrPortFrom(a, 80), Proto: target.TCP, State: Filtered, Reason: NoResponse, Time: t0})
+		}
+		x.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/result")
+}
