@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"net/netip"
 	"time"
 	"unsafe"
 )
@@ -48,10 +49,14 @@ type srcState struct {
 	lastScan    int64 // packet time of the last KindScan, 0: none
 	attempts    uint32
 	fails       uint32
+	succ        uint32  // successful first contacts
+	wfail       float32 // failed first contacts, weighted (see failWeight)
 	trw         trwState
 	slow        slowState
 	thr         thrState
 	shape       shapeState
+	sample      Sample // first failed targets since admission
+	ended       bool   // KindScanEnd sent for the last KindScan
 }
 
 // engine is the shared core of every analyser in this package: outcome
@@ -69,9 +74,14 @@ type engine struct {
 	halvedAt int64
 	now      int64
 	cooldown int64
+	endIdle  int64 // quiet time after which a reported scan is closed
+	endCheck int64 // packet time of the last scan-end sweep
 
 	trw      *trwParams
-	verified *bloom // sources that completed a TCP handshake
+	verified *bloom    // sources that completed a TCP handshake
+	used     *bloom    // (source, host) pairs where the source sent data after a handshake
+	deadSeen *bloom    // (source, host) pairs that failed without a reset
+	dead     *countMin // per host: distinct sources that failed there without a reset
 	slow     *slowParams
 	thr      *thrParams
 	camp     *campaigns
@@ -90,10 +100,14 @@ func newEngine(name string, oc *OutcomeConfig, tc *SourceTableConfig, cooldown t
 		tcfg:     t,
 		aging:    int64(t.SketchAging),
 		cooldown: int64(cooldown),
+		used:     newBloom(21),
+		deadSeen: newBloom(20),
+		dead:     newCountMin(1 << 16),
 	}
 	if e.cooldown <= 0 {
 		e.cooldown = int64(10 * time.Minute)
 	}
+	e.endIdle = int64(10 * time.Minute)
 	e.table = newSrcTable[srcState](t.Capacity, e.weight)
 	return e
 }
@@ -138,7 +152,34 @@ func (e *engine) advance(now time.Time, emit func(Event)) {
 	if e.camp != nil {
 		e.camp.due(e, n)
 	}
+	if n-e.endCheck >= int64(10*time.Second) {
+		e.endCheck = n
+		e.closeScans(n)
+	}
 	e.emit = nil
+}
+
+// closeScans emits KindScanEnd for every reported source quiet for
+// endIdle: the closing summary of its scan.
+func (e *engine) closeScans(now int64) {
+	for i := range e.table.slots {
+		sl := &e.table.slots[i]
+		s := &sl.val
+		if sl.h == 0 || s.lastScan == 0 || s.ended || now-s.last < e.endIdle {
+			continue
+		}
+		s.ended = true
+		if e.emit == nil {
+			continue
+		}
+		e.emit(Event{
+			Kind: KindScanEnd, Detector: e.name, Time: time.Unix(0, now),
+			FirstSeen: time.Unix(0, s.first), LastSeen: time.Unix(0, s.last), Source: sl.addr,
+			Shape: s.shape.shape(), ScanType: s.shape.scanType(),
+			Hosts: s.shape.hosts.estimate(), Ports: s.shape.ports.estimate(),
+			Attempts: int(s.attempts), Sample: s.sample,
+		})
+	}
 }
 
 func (e *engine) tick(now int64) {
@@ -150,6 +191,7 @@ func (e *engine) tick(now int64) {
 	} else if now-e.halvedAt >= e.aging {
 		e.cm.halve()
 		e.okCM.halve()
+		e.dead.halve()
 		e.halvedAt = now
 	}
 }
@@ -171,6 +213,7 @@ func (e *engine) drain() {
 
 func (e *engine) memoryBytes() int {
 	n := e.tracker.MemoryBytes() + e.cm.bytes() + e.okCM.bytes() + e.trw.memoryBytes() +
+		e.used.bytes() + e.deadSeen.bytes() + e.dead.bytes() +
 		e.table.cap()*int(unsafe.Sizeof(tableSlot[srcState]{}))
 	if e.camp != nil {
 		n += e.camp.memoryBytes()
@@ -191,6 +234,7 @@ func (e *engine) contact(c *Contact) {
 		e.now = now
 	}
 	failed := c.Outcome.Failed()
+	w := e.failWeight(c, failed)
 	h := e.hash.addr(c.Src)
 	if e.camp != nil {
 		e.camp.decoyContact(e, h, c)
@@ -225,17 +269,20 @@ func (e *engine) contact(c *Contact) {
 		// Credit the failures that earned admission, but never more than
 		// the admission bar: a sketch collision must not make evidence.
 		prior := min(est-1, e.tcfg.AdmitFailures-1)
-		for range min(e.okCM.estimate(h), 16) {
-			e.account(s, c, false, true)
+		for range e.okCM.estimate(h) {
+			e.account(s, c, false, true, 1)
 		}
 		for range prior {
-			e.account(s, c, true, true)
+			e.account(s, c, true, true, w)
 		}
 	} else if failed {
 		e.cm.add(h)
 	}
 	s.last = now
-	e.account(s, c, failed, false)
+	if failed {
+		s.sample.add(netip.AddrPortFrom(c.Dst, c.DstPort))
+	}
+	e.account(s, c, failed, false, w)
 	e.shapeAdd(s, c)
 	if e.camp != nil && failed {
 		e.camp.member(e, s, c)
@@ -243,20 +290,80 @@ func (e *engine) contact(c *Contact) {
 	e.decide(s, c)
 }
 
-// account feeds one (possibly synthetic) outcome to the detectors' state.
-func (e *engine) account(s *srcState, c *Contact, failed, synthetic bool) {
+// Weights of failed first contacts that have an innocent explanation.
+const (
+	// weightUsedHost: a failure on a host the source already uses (it
+	// sent data there after a handshake): a closed port on a known
+	// server, as clients meet with fallbacks (993→143, 443→80) and
+	// typos, rather than a probe of an unknown host.
+	weightUsedHost = 0.25
+	// weightDeadHost: a failure without a reset on a host where several
+	// other sources failed the same way: a dead box on many clients'
+	// lists (a stale bookmark, a retired server, a monitored host down).
+	weightDeadHost = 0.25
+	// deadHostSources is how many other sources must have failed on a
+	// host before it counts as known dead.
+	deadHostSources = 3
+	// minFailShare is the least share of failures (weighted) among a
+	// source's first contacts for TRW and slow-scan verdicts: scanners
+	// fail far more often than not, while benign clients, whose failures
+	// range up to about 30 %, keep their successes on the books even
+	// after the walk has reset.
+	minFailShare = 0.4
+)
+
+// failWeight is how much a failed first contact counts as evidence; it
+// also records what later contacts need (hosts in use, dead hosts).
+func (e *engine) failWeight(c *Contact, failed bool) float32 {
+	if !failed {
+		if c.Data && c.Proto == 6 {
+			e.used.testAndAdd(e.hash.tuple('u', c.Src, c.Dst, 0, 0, 0))
+		}
+		return 0
+	}
+	if c.Proto == 6 && e.used.contains(e.hash.tuple('u', c.Src, c.Dst, 0, 0, 0)) {
+		return weightUsedHost
+	}
+	if c.Outcome != OutcomeTimeout && c.Outcome != OutcomeUnreachable {
+		return 1
+	}
+	dh := e.hash.addr(c.Dst)
+	w := float32(1)
+	if e.dead.estimate(dh) >= deadHostSources {
+		w = weightDeadHost
+	}
+	if !e.deadSeen.testAndAdd(e.hash.tuple('x', c.Src, c.Dst, 0, 0, 0)) {
+		e.dead.add(dh)
+	}
+	return w
+}
+
+// failShare is the weighted share of failures among s's first contacts.
+func (s *srcState) failShare() float64 {
+	if s.wfail <= 0 {
+		return 0
+	}
+	return float64(s.wfail) / (float64(s.wfail) + float64(s.succ))
+}
+
+// account feeds one (possibly synthetic) outcome, failures weighted by w,
+// to the detectors' state.
+func (e *engine) account(s *srcState, c *Contact, failed, synthetic bool, w float32) {
 	s.attempts++
 	if failed {
 		s.fails++
+		s.wfail += w
+	} else {
+		s.succ++
 	}
 	at := c.End.UnixNano()
 	if e.trw != nil {
 		// Synthetic (pre-admission) outcomes are charged at the port of
 		// the admitting contact: most sources stick to few ports early.
-		e.trw.update(&s.trw, c.NewHost || synthetic, failed, e.trw.theta0For(c))
+		e.trw.update(&s.trw, c.NewHost || synthetic, failed, e.trw.theta0For(c), float64(w))
 	}
 	if failed && e.slow != nil {
-		e.slow.update(&s.slow, at)
+		e.slow.update(&s.slow, at, float64(w))
 	}
 	if e.thr != nil && (failed || e.thr.successes) {
 		s.thr.add(at)
@@ -286,6 +393,9 @@ func (e *engine) decide(s *srcState, c *Contact) {
 	if det == "" {
 		return
 	}
+	if det != "threshold" && s.failShare() < minFailShare {
+		return
+	}
 	if s.lastScan != 0 && e.now-s.lastScan < e.cooldown {
 		return
 	}
@@ -293,14 +403,15 @@ func (e *engine) decide(s *srcState, c *Contact) {
 		return
 	}
 	s.lastScan = e.now
+	s.ended = false
 	if e.emit == nil {
 		return
 	}
 	e.emit(Event{
-		Kind: KindScan, Detector: det, Time: c.End, Source: c.Src,
+		Kind: KindScan, Detector: det, Time: c.End, FirstSeen: time.Unix(0, s.first), Source: c.Src,
 		Shape: s.shape.shape(), ScanType: s.shape.scanType(),
 		Hosts: s.shape.hosts.estimate(), Ports: s.shape.ports.estimate(),
-		Attempts: int(s.attempts), Score: score,
+		Attempts: int(s.attempts), Score: score, Sample: s.sample,
 	})
 }
 

@@ -1,6 +1,11 @@
 package detect
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+)
 
 // NFTConfig configures NewNFTBlocker. A nil *NFTConfig means defaults.
 type NFTConfig struct {
@@ -8,9 +13,10 @@ type NFTConfig struct {
 	// (replacing a stale one of the same name) and deleted by Close.
 	// Default "portsense".
 	Table string
-	// Priority of the input-hook chain; lower runs earlier. Default -10,
-	// ahead of ordinary filter chains (priority 0).
-	Priority int32
+	// Priority of the input-hook chain; lower runs earlier. nil means
+	// -10, ahead of ordinary filter chains (priority 0); point at 0 to run
+	// among them.
+	Priority *int32
 	// TTL is the default block time (Block with ttl 0, and Respond).
 	// Default 10 minutes.
 	TTL time.Duration
@@ -30,8 +36,8 @@ func (c *NFTConfig) withDefaults() NFTConfig {
 	if d.Table == "" {
 		d.Table = "portsense"
 	}
-	if d.Priority == 0 {
-		d.Priority = -10
+	if d.Priority == nil {
+		d.Priority = new(int32(-10))
 	}
 	if d.TTL <= 0 {
 		d.TTL = 10 * time.Minute
@@ -41,6 +47,15 @@ func (c *NFTConfig) withDefaults() NFTConfig {
 	}
 	d.Allow = append(Allowlist(nil), d.Allow...)
 	return d
+}
+
+// nftError adds what a permission error means: the blocker needs
+// CAP_NET_ADMIN in its network namespace.
+func nftError(err error) error {
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("%w (managing nftables needs CAP_NET_ADMIN)", err)
+	}
+	return err
 }
 
 // Names of the objects inside the blocker's table.

@@ -78,13 +78,13 @@ func NewNFTBlocker(cfg *NFTConfig) (*NFTBlocker, error) {
 		Table:    n.table,
 		Type:     nftables.ChainTypeFilter,
 		Hooknum:  nftables.ChainHookInput,
-		Priority: nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority)),
+		Priority: nftables.ChainPriorityRef(nftables.ChainPriority(*c.Priority)),
 	})
 	conn.AddRule(&nftables.Rule{Table: n.table, Chain: ch, Exprs: dropFrom(unix.NFPROTO_IPV4, 12, 4, n.set4)})
 	conn.AddRule(&nftables.Rule{Table: n.table, Chain: ch, Exprs: dropFrom(unix.NFPROTO_IPV6, 8, 16, n.set6)})
 	if err := conn.Flush(); err != nil {
 		conn.CloseLasting()
-		return nil, fmt.Errorf("detect: nftables: creating table inet %s: %w", c.Table, err)
+		return nil, fmt.Errorf("detect: nftables: creating table inet %s: %w", c.Table, nftError(err))
 	}
 	return n, nil
 }
@@ -150,7 +150,7 @@ func (n *NFTBlocker) Block(addr netip.Addr, ttl time.Duration) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("detect: nftables: block %v: %w", addr, err)
+		return fmt.Errorf("detect: nftables: block %v: %w", addr, nftError(err))
 	}
 	n.exp[addr] = exp
 	n.gc(now)
@@ -206,7 +206,7 @@ func (n *NFTBlocker) Close() error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("detect: nftables: deleting table inet %s: %w", n.cfg.Table, err)
+		return fmt.Errorf("detect: nftables: deleting table inet %s: %w", n.cfg.Table, nftError(err))
 	}
 	return nil
 }

@@ -169,7 +169,10 @@ var ErrPipelineStarted = errors.New("detect: pipeline already started")
 // Run runs the pipeline until the source ends, ctx is cancelled, the source
 // fails, or a responder fails. It returns nil when the source ended and
 // every event was handled, ctx's error after cancellation, or the failure.
-// All goroutines it started have exited when it returns.
+// When the source fails (a truncated capture file, say), what was read
+// before is analysed to the end (including the final drain, see WithDrain)
+// and its events reach the responders before Run returns the source's
+// error. All goroutines it started have exited when it returns.
 func (p *Pipeline) Run(ctx context.Context) error {
 	return p.run(ctx, nil)
 }
@@ -235,14 +238,14 @@ func (p *Pipeline) run(parent context.Context, sink func(context.Context, Event)
 	var readErr error // written by the reader before it closes full
 	wg.Go(func() {
 		defer close(full)
+		// A source failure does not cancel the analyser: it drains what
+		// was read, and the events found before the failure are delivered
+		// before Run reports it.
 		readErr = p.read(ctx, live, free, full)
-		if readErr != nil && readErr != io.EOF {
-			cancel(readErr)
-		}
 	})
 	wg.Go(func() {
 		defer close(events)
-		p.analyse(ctx, live, free, full, events, func() bool { return readErr == io.EOF })
+		p.analyse(ctx, live, free, full, events, func() bool { return readErr != nil })
 	})
 
 	var stop error

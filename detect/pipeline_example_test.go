@@ -29,7 +29,7 @@ func ExamplePipeline() {
 	p := detect.NewPipeline(detect.NewSliceSource(obs), detect.NewDefaultAnalyzer(nil),
 		detect.WithResponder(
 			detect.Callback(func(e detect.Event) {
-				fmt.Println(detect.KindName(e.Kind), e.Source, detect.ShapeName(e.Shape), detect.ScanTypeName(e.ScanType))
+				fmt.Println(e.Kind, e.Source, e.Shape, e.ScanType)
 			}),
 			blocklist,
 		))

@@ -47,6 +47,9 @@ type Blocker interface {
 // KindDecoy event are never blocked: they are usually innocent addresses
 // the real scanner forged.
 func blockTargets(e *Event, fn func(netip.Addr)) {
+	if e.Kind == KindScanEnd {
+		return // a summary, not a finding
+	}
 	if e.Source.IsValid() {
 		fn(e.Source)
 	}
@@ -125,11 +128,11 @@ func (a *AlertLogger) Respond(ctx context.Context, e Event) error {
 	a.suppressed = 0
 	a.mu.Unlock()
 	attrs := []slog.Attr{
-		slog.String("kind", KindName(e.Kind)),
+		slog.String("kind", e.Kind.String()),
 		slog.String("detector", e.Detector),
 		slog.String("source", e.Source.String()),
-		slog.String("shape", ShapeName(e.Shape)),
-		slog.String("scan_type", ScanTypeName(e.ScanType)),
+		slog.String("shape", e.Shape.String()),
+		slog.String("scan_type", e.ScanType.String()),
 		slog.Int("hosts", e.Hosts),
 		slog.Int("ports", e.Ports),
 		slog.Int("attempts", e.Attempts),
@@ -141,6 +144,9 @@ func (a *AlertLogger) Respond(ctx context.Context, e Event) error {
 			s[i] = a.String()
 		}
 		attrs = append(attrs, slog.Any("sources", s))
+	}
+	if e.Note != "" {
+		attrs = append(attrs, slog.String("note", e.Note))
 	}
 	if sup > 0 {
 		attrs = append(attrs, slog.Uint64("suppressed", sup))
@@ -155,53 +161,4 @@ func (a *AlertLogger) Suppressed() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.suppressed
-}
-
-// KindName returns the lower-case name of an event kind: "scan",
-// "distributed", "decoy" or "unknown".
-func KindName(k EventKind) string {
-	switch k {
-	case KindScan:
-		return "scan"
-	case KindDistributed:
-		return "distributed"
-	case KindDecoy:
-		return "decoy"
-	}
-	return "unknown"
-}
-
-// ShapeName returns "horizontal", "vertical", "block" or "unknown".
-func ShapeName(s Shape) string {
-	switch s {
-	case ShapeHorizontal:
-		return "horizontal"
-	case ShapeVertical:
-		return "vertical"
-	case ShapeBlock:
-		return "block"
-	}
-	return "unknown"
-}
-
-// ScanTypeName returns the technique's short name: "syn", "connect", "fin",
-// "null", "xmas", "ack", "udp" or "unknown".
-func ScanTypeName(t ScanType) string {
-	switch t {
-	case ScanSYN:
-		return "syn"
-	case ScanConnect:
-		return "connect"
-	case ScanFIN:
-		return "fin"
-	case ScanNULL:
-		return "null"
-	case ScanXmas:
-		return "xmas"
-	case ScanACK:
-		return "ack"
-	case ScanUDP:
-		return "udp"
-	}
-	return "unknown"
 }

@@ -51,6 +51,7 @@ type Result struct {
 	AttemptsMedian, AttemptsP95 float64
 	AnsweredMedian, AnsweredP95 float64
 	AllAttemptsMedian           float64 // every detected scanner
+	SlowAttemptsMedian          float64 // slow scanners: probes on the wire before the event
 	TTDMedian, TTDP95           time.Duration
 
 	PeakMemory    int
@@ -185,7 +186,7 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 	}
 	scannerSrc := map[netip.Addr]bool{}
-	var fastAtt, fastAns, allAtt []float64
+	var fastAtt, fastAns, allAtt, slowAtt []float64
 	var ttd []time.Duration
 	for _, a := range tr.Actors {
 		switch a.Role {
@@ -277,6 +278,9 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 		n := upTo(when)
 		allAtt = append(allAtt, float64(n))
+		if a.Slow() {
+			slowAtt = append(slowAtt, float64(n))
+		}
 		if a.Fast() && len(a.Sources) == 1 && a.Kind != "decoy" {
 			fastAtt = append(fastAtt, float64(n))
 			fastAns = append(fastAns, float64(upTo(when.Add(-a.RTT))))
@@ -308,6 +312,7 @@ func Score(tr *Traffic, events []detect.Event) Result {
 	r.AttemptsMedian, r.AttemptsP95 = quantile(fastAtt, 0.5), quantile(fastAtt, 0.95)
 	r.AnsweredMedian, r.AnsweredP95 = quantile(fastAns, 0.5), quantile(fastAns, 0.95)
 	r.AllAttemptsMedian = quantile(allAtt, 0.5)
+	r.SlowAttemptsMedian = quantile(slowAtt, 0.5)
 	if len(ttd) > 0 {
 		slices.Sort(ttd)
 		r.TTDMedian, r.TTDP95 = ttd[len(ttd)/2], ttd[min(len(ttd)-1, int(0.95*float64(len(ttd))))]
@@ -337,7 +342,7 @@ func typeName(t detect.ScanType) string {
 
 // Table formats results as a fixed-width text table. Columns: recall over
 // scanner actors (a campaign or decoy scan counts once); fast (≤ 1 s
-// between probes) and slow (≥ 30 s) scanners detected; benign sources
+// between probes) and slow (≥ 10 s) scanners detected; benign sources
 // reported and their share; precision over reported sources; attempts to
 // detection of fast single-source scanners, median/p95, as probes on the
 // wire before the event and as probes answered by then (sent a round trip

@@ -137,3 +137,44 @@ func TestGenerateDeterministic(t *testing.T) {
 func inLab4(a netip.Addr) bool { return netip.MustParsePrefix("198.18.0.0/15").Contains(a) }
 
 func inLab6(a netip.Addr) bool { return netip.MustParsePrefix("2001:db8::/32").Contains(a) }
+
+// TestCorpus scores every detector on the real captures of the corpus
+// (real scanners and real benign clients in the netns lab; see
+// corpus_lab_test.go). The default analyser must report every scanner and
+// no benign source, name the real source of a decoy scan whose decoys are
+// down, and never report a decoy or a spoofed source.
+func TestCorpus(t *testing.T) {
+	caps, err := LoadCorpus(os.DirFS(CorpusDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(caps) == 0 {
+		t.Fatal("no captures in " + CorpusDir)
+	}
+	for _, c := range caps {
+		t.Run(c.Name, func(t *testing.T) {
+			rs := runAll(t, c.Traffic)
+			ours := rs["ours-default"]
+			if ours.Scanners == 0 || ours.Detected != ours.Scanners {
+				t.Errorf("scanners detected %d/%d, want all; missed %v", ours.Detected, ours.Scanners, ours.Missed)
+			}
+			if ours.FalsePos != 0 {
+				t.Errorf("benign sources reported %d/%d (%v), want none", ours.FalsePos, ours.Benign, ours.FalseKinds)
+			}
+			if ours.Fast > 0 && ours.AnsweredMedian > 5 {
+				t.Errorf("fast scanners: median %.0f answered probes to detection, want <= 5", ours.AnsweredMedian)
+			}
+			if ours.Slow > 0 && ours.SlowAttemptsMedian > 10 {
+				t.Errorf("slow scanners: median %.0f probes to detection, want <= 10", ours.SlowAttemptsMedian)
+			}
+			if ours.FloodReported != 0 || ours.DecoysBlocked != 0 {
+				t.Errorf("spoofed sources reported %d, decoys reported %d, want none", ours.FloodReported, ours.DecoysBlocked)
+			}
+			if ours.PeakMemory > memoryCap {
+				t.Errorf("peak memory %d bytes, cap %d", ours.PeakMemory, memoryCap)
+			}
+			t.Logf("slow scanners: median %.0f probes to detection; decoy scans named %d/%d",
+				ours.SlowAttemptsMedian, ours.DecoyNamed, ours.DecoyScans)
+		})
+	}
+}

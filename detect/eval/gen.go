@@ -79,8 +79,8 @@ type Actor struct {
 // Fast reports whether a scanner probes at least once a second.
 func (a *Actor) Fast() bool { return a.Role == Scanner && a.Gap <= time.Second }
 
-// Slow reports whether a scanner waits 30 s or more between probes.
-func (a *Actor) Slow() bool { return a.Role == Scanner && a.Gap >= 30*time.Second }
+// Slow reports whether a scanner waits 10 s or more between probes.
+func (a *Actor) Slow() bool { return a.Role == Scanner && a.Gap >= 10*time.Second }
 
 // Traffic is a generated trace: observations in time order and labels.
 type Traffic struct {
