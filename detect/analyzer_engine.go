@@ -55,8 +55,20 @@ type srcState struct {
 	slow        slowState
 	thr         thrState
 	shape       shapeState
-	sample      Sample // first failed targets since admission
-	ended       bool   // KindScanEnd sent for the last KindScan
+	sample      Sample     // first failed targets since admission
+	pre         [4]preFail // recent full-weight TCP failures, for refunds
+	npre        uint8
+	ended       bool // KindScanEnd sent for the last KindScan
+}
+
+// preFail is a failed TCP first contact that weighed in full because the
+// source did not use the host (yet). If the source goes on to use it, the
+// failure was a fallback (443→80, 993→143, a closed port tried first) and
+// is refunded down to weightUsedHost.
+type preFail struct {
+	host    uint64 // the (source, host) key of the used filter; 0: empty
+	w       float32
+	newHost bool
 }
 
 // engine is the shared core of every analyser in this package: outcome
@@ -234,7 +246,7 @@ func (e *engine) contact(c *Contact) {
 		e.now = now
 	}
 	failed := c.Outcome.Failed()
-	w := e.failWeight(c, failed)
+	w, uh, nowUsed := e.failWeight(c, failed)
 	h := e.hash.addr(c.Src)
 	if e.camp != nil {
 		e.camp.decoyContact(e, h, c)
@@ -281,6 +293,12 @@ func (e *engine) contact(c *Contact) {
 	s.last = now
 	if failed {
 		s.sample.add(netip.AddrPortFrom(c.Dst, c.DstPort))
+		if c.Proto == 6 && w > weightUsedHost {
+			s.pre[s.npre%uint8(len(s.pre))] = preFail{host: uh, w: w, newHost: c.NewHost}
+			s.npre++
+		}
+	} else if nowUsed {
+		e.refund(s, uh)
 	}
 	e.account(s, c, failed, false, w)
 	e.shapeAdd(s, c)
@@ -313,29 +331,60 @@ const (
 )
 
 // failWeight is how much a failed first contact counts as evidence; it
-// also records what later contacts need (hosts in use, dead hosts).
-func (e *engine) failWeight(c *Contact, failed bool) float32 {
+// also records what later contacts need (hosts in use, dead hosts). It
+// returns the weight, the (source, host) key of TCP contacts, and whether
+// a success just made the host one the source uses.
+func (e *engine) failWeight(c *Contact, failed bool) (w float32, uh uint64, nowUsed bool) {
+	if c.Proto == 6 {
+		uh = e.hash.tuple('u', c.Src, c.Dst, 0, 0, 0)
+	}
 	if !failed {
 		if c.Data && c.Proto == 6 {
-			e.used.testAndAdd(e.hash.tuple('u', c.Src, c.Dst, 0, 0, 0))
+			nowUsed = !e.used.testAndAdd(uh)
 		}
-		return 0
+		return 0, uh, nowUsed
 	}
-	if c.Proto == 6 && e.used.contains(e.hash.tuple('u', c.Src, c.Dst, 0, 0, 0)) {
-		return weightUsedHost
+	if c.Proto == 6 && e.used.contains(uh) {
+		return weightUsedHost, uh, false
 	}
 	if c.Outcome != OutcomeTimeout && c.Outcome != OutcomeUnreachable {
-		return 1
+		return 1, uh, false
 	}
 	dh := e.hash.addr(c.Dst)
-	w := float32(1)
+	w = 1
 	if e.dead.estimate(dh) >= deadHostSources {
 		w = weightDeadHost
 	}
 	if !e.deadSeen.testAndAdd(e.hash.tuple('x', c.Src, c.Dst, 0, 0, 0)) {
 		e.dead.add(dh)
 	}
-	return w
+	return w, uh, false
+}
+
+// refund lowers the weight of s's recent failures on a host it has just
+// started to use to weightUsedHost, walking its scores back.
+func (e *engine) refund(s *srcState, uh uint64) {
+	for i := range s.pre {
+		p := &s.pre[i]
+		if p.host != uh || p.w <= weightUsedHost {
+			continue
+		}
+		d := p.w - weightUsedHost
+		p.host = 0
+		s.wfail = max(s.wfail-d, 0)
+		if e.trw != nil {
+			back := float64(d) * e.trw.fail
+			e.trw.back(&s.trw.port, back)
+			if p.newHost {
+				e.trw.back(&s.trw.host, back)
+			}
+		}
+		if e.slow != nil {
+			for j := range s.slow.score {
+				s.slow.score[j] = max(s.slow.score[j]-float64(d), 0)
+			}
+		}
+	}
 }
 
 // failShare is the weighted share of failures among s's first contacts.

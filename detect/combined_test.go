@@ -230,7 +230,7 @@ func TestGarbageObservations(t *testing.T) {
 
 func TestDefaultAnalyzerReportsTrackedSources(t *testing.T) {
 	a := detect.NewDefaultAnalyzer(nil)
-	st, ok := a.(detect.SourceTracker)
+	st, ok := detect.Analyzer(a).(detect.SourceTracker)
 	if !ok {
 		t.Fatal("the default analyser should report tracked sources")
 	}

@@ -26,13 +26,17 @@ func ExamplePipeline() {
 	}
 
 	blocklist := detect.NewBlocklist(nil)
-	p := detect.NewPipeline(detect.NewSliceSource(obs), detect.NewDefaultAnalyzer(nil),
+	p, err := detect.NewPipeline(detect.NewSliceSource(obs), detect.NewDefaultAnalyzer(nil),
 		detect.WithResponder(
 			detect.Callback(func(e detect.Event) {
 				fmt.Println(e.Kind, e.Source, e.Shape, e.ScanType)
 			}),
 			blocklist,
 		))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := p.Run(context.Background()); err != nil {
 		fmt.Println(err)
 	}

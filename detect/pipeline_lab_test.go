@@ -82,7 +82,7 @@ func TestEndToEndLab(t *testing.T) {
 	defer blk.Close()
 
 	var log eventLog
-	p := NewPipeline(src, NewDefaultAnalyzer(nil), WithResponder(Callback(log.add), blk))
+	p := mustPipeline(t, src, NewDefaultAnalyzer(nil), WithResponder(Callback(log.add), blk))
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()

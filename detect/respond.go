@@ -26,7 +26,7 @@ type ResponderFunc func(ctx context.Context, e Event) error
 func (f ResponderFunc) Respond(ctx context.Context, e Event) error { return f(ctx, e) }
 
 // Callback returns a Responder that hands every event to fn and never fails.
-func Callback(fn func(Event)) Responder {
+func Callback(fn func(Event)) ResponderFunc {
 	return ResponderFunc(func(_ context.Context, e Event) error {
 		fn(e)
 		return nil

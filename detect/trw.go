@@ -180,6 +180,15 @@ func (p *trwParams) step(x *float64, failed bool, t0, w float64) {
 	}
 }
 
+// back takes d off a walk (a refunded failure), resetting it like a
+// benign verdict when it falls to η0.
+func (p *trwParams) back(x *float64, d float64) {
+	*x -= d
+	if *x <= p.lower {
+		*x = 0
+	}
+}
+
 // update steps both walks; a failure moves them by w times the usual
 // step (w < 1 for failures with an innocent explanation).
 func (p *trwParams) update(s *trwState, newHost, failed bool, t0, w float64) {

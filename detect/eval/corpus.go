@@ -127,7 +127,7 @@ func loadCapture(fsys fs.FS, pcapName, labelName string) (Capture, error) {
 		a.Shape = parseShape(la.Shape)
 		a.Type = parseType(la.Type)
 		if a.Role == Scanner {
-			a.Probes = probeTimes(obs, a.Sources)
+			a.Probes, a.Answers = probeTimes(obs, a.Sources)
 			a.RTT = time.Millisecond // the lab link: 1 ms ± 0.5 ms host → scanner, none back
 		}
 		tr.Actors = append(tr.Actors, a)
@@ -159,20 +159,45 @@ func readObservations(r io.Reader) ([]detect.Observation, error) {
 	}
 }
 
-// probeTimes returns the times of a scanner's first contacts: the first
+// probeTimes returns the times of a scanner's first contacts (the first
 // packet from one of its sources to each (host, port, protocol), resets
-// aside.
-func probeTimes(obs []detect.Observation, srcs []netip.Addr) []time.Time {
+// aside) and, in time order, the times their first answers came back (a
+// packet of the reverse flow, or an ICMP error quoting the probe).
+func probeTimes(obs []detect.Observation, srcs []netip.Addr) (probes, answers []time.Time) {
 	type key struct {
 		src, dst netip.Addr
 		port     uint16
 		proto    target.Protocol
 	}
+	type flow struct {
+		src, dst     netip.Addr
+		sport, dport uint16
+		proto        target.Protocol
+	}
 	seen := map[key]bool{}
-	var out []time.Time
+	pending := map[flow]bool{}
 	for i := range obs {
 		o := &obs[i]
-		if !slices.Contains(srcs, o.Src) || o.Proto == target.ICMP || o.Proto == target.ICMPv6 {
+		switch {
+		case o.Proto == target.ICMP || o.Proto == target.ICMPv6:
+			if !o.HasQuote {
+				continue
+			}
+			q := &o.Quoted
+			f := flow{q.Src, q.Dst, q.SrcPort, q.DstPort, q.Proto}
+			if pending[f] {
+				delete(pending, f)
+				answers = append(answers, o.Time)
+			}
+			continue
+		case slices.Contains(srcs, o.Dst):
+			f := flow{o.Dst, o.Src, o.DstPort, o.SrcPort, o.Proto}
+			if pending[f] {
+				delete(pending, f)
+				answers = append(answers, o.Time)
+			}
+			continue
+		case !slices.Contains(srcs, o.Src):
 			continue
 		}
 		if o.Proto == target.TCP && o.Flags&detect.RST != 0 {
@@ -183,9 +208,10 @@ func probeTimes(obs []detect.Observation, srcs []netip.Addr) []time.Time {
 			continue
 		}
 		seen[k] = true
-		out = append(out, o.Time)
+		probes = append(probes, o.Time)
+		pending[flow{o.Src, o.Dst, o.SrcPort, o.DstPort, o.Proto}] = true
 	}
-	return out
+	return probes, answers
 }
 
 func parseShape(s string) detect.Shape {

@@ -344,9 +344,12 @@ func (c *corpusLab) benign(ctx context.Context, wg *sync.WaitGroup) {
 	var rmu sync.Mutex
 	intn := func(n int) int { rmu.Lock(); defer rmu.Unlock(); return rng.IntN(n) }
 
-	// Browsers: curl and wget fetching pages, now and then a closed port
-	// on a server they use (8443, 81, 3306, 5432), a dark host (a stale
-	// bookmark), or https (closed here) before falling back to http.
+	// Browsers: curl and wget fetching pages from the web servers. Each
+	// has its own habits of failure (a bookmark with a closed port on a
+	// server it uses, a dead site, a database port it pokes now and
+	// then), and tries https first on some servers (closed here) before
+	// falling back to http. The share of failed fetches ranges 0–30 %;
+	// the failures repeat the same few targets, as real ones do.
 	for i := range 10 {
 		s := c.addr(src(100, 10+i))
 		fail := []float64{0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.1, 0.2, 0.3}[i]
@@ -355,22 +358,26 @@ func (c *corpusLab) benign(ctx context.Context, wg *sync.WaitGroup) {
 			tool = "wget"
 		}
 		c.label(labelActor{Role: "benign", Kind: "browser", Tool: tool, Sources: []string{s.String()}, Failure: fmt.Sprint(fail)})
+		sites := 3 + i%6 // servers it uses
+		habits := []string{
+			"http://" + web(i) + ":" + []string{"8443", "81", "8080"}[i%3] + "/",
+			"http://" + a4(64+i%8).String() + "/", // a dead site (shared with other browsers)
+			"https://" + web(i+1) + "/",           // https first, then http
+			"db:" + web(i+2),                      // a database port on a server it uses
+		}
 		wg.Go(func() {
 			for k := 0; ctx.Err() == nil; k++ {
-				host := web(i + k%3)
+				host := web(i + k%sites)
 				url := "http://" + host + "/"
 				if float64(intn(1000))/1000 < fail {
-					switch intn(5) {
-					case 0:
-						url = "http://" + host + ":8443/"
-					case 1:
-						url = "http://" + host + ":81/"
-					case 2:
-						url = "http://" + a4(64+intn(8)).String() + "/" // stale bookmark: dark
-					case 3:
-						c.run(ctx, "curl", "-s", "-o", "/dev/null", "-m", "2", "--interface", s.String(), "https://"+host+"/")
-					case 4:
-						dial(ctx, s, netip.AddrPortFrom(a4(webServers[i%len(webServers)]), []uint16{3306, 5432}[intn(2)]), 2*time.Second)
+					switch h := habits[intn(len(habits))]; {
+					case strings.HasPrefix(h, "db:"):
+						dial(ctx, s, netip.AddrPortFrom(netip.MustParseAddr(h[3:]), []uint16{3306, 5432}[i%2]), 2*time.Second)
+					case strings.HasPrefix(h, "https:"):
+						c.run(ctx, "curl", "-s", "-o", "/dev/null", "-m", "2", "--interface", s.String(), h)
+						url = "http://" + h[len("https://"):]
+					default:
+						url = h
 					}
 				}
 				if tool == "curl" {
@@ -513,8 +520,9 @@ func (c *corpusLab) benign(ctx context.Context, wg *sync.WaitGroup) {
 						c.run(ctx, "ssh", "-b", s.String(), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
 							"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "u@"+a4(sshServer).String(), "true")
 					case 5:
-						if intn(4) == 0 {
-							c.run(ctx, "curl", "-s", "-o", "/dev/null", "-m", "2", "--interface", s.String(), "http://"+a4(64+intn(60)).String()+"/")
+						if intn(4) == 0 { // users' stale bookmarks and typos
+							c.run(ctx, "curl", "-s", "-o", "/dev/null", "-m", "2", "--interface", s.String(),
+								[]string{"http://" + a4(64+intn(8)).String() + "/", "http://" + web(u) + ":8080/", "http://" + a4(21+u).String() + "/"}[intn(3)])
 						} else {
 							c.run(ctx, "dig", "-b", s.String(), "+time=1", "+tries=1", "@"+a4(dnsServer).String(), "web.lab")
 						}

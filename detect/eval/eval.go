@@ -71,6 +71,9 @@ type Result struct {
 	Missed        []string // kinds of missed scanners, for the log
 	FalseKinds    []string // kinds of benign actors reported, for the log
 	Late          []string // fast single-source scanners needing more than 10 attempts
+
+	// per-scanner values behind the medians, for pooling over traces
+	fastAnswered, slowAttempts []float64
 }
 
 // Recall is the share of scanner actors detected.
@@ -283,7 +286,17 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 		if a.Fast() && len(a.Sources) == 1 && a.Kind != "decoy" {
 			fastAtt = append(fastAtt, float64(n))
-			fastAns = append(fastAns, float64(upTo(when.Add(-a.RTT))))
+			if len(a.Answers) > 0 {
+				n, _ := slices.BinarySearchFunc(a.Answers, when, func(p, t time.Time) int {
+					if p.After(t) {
+						return 1
+					}
+					return -1
+				})
+				fastAns = append(fastAns, float64(n))
+			} else {
+				fastAns = append(fastAns, float64(upTo(when.Add(-a.RTT))))
+			}
 			if n > 10 {
 				r.Late = append(r.Late, fmt.Sprintf("%s/%s/%s/%v:%d", a.Kind, shapeName(a.Shape), typeName(a.Type), a.Gap, n))
 			}
@@ -313,6 +326,7 @@ func Score(tr *Traffic, events []detect.Event) Result {
 	r.AnsweredMedian, r.AnsweredP95 = quantile(fastAns, 0.5), quantile(fastAns, 0.95)
 	r.AllAttemptsMedian = quantile(allAtt, 0.5)
 	r.SlowAttemptsMedian = quantile(slowAtt, 0.5)
+	r.fastAnswered, r.slowAttempts = fastAns, slowAtt
 	if len(ttd) > 0 {
 		slices.Sort(ttd)
 		r.TTDMedian, r.TTDP95 = ttd[len(ttd)/2], ttd[min(len(ttd)-1, int(0.95*float64(len(ttd))))]

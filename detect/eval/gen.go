@@ -74,6 +74,10 @@ type Actor struct {
 	Gap     time.Duration   // scanners: time between probes
 	Probes  []time.Time     // scanners: time of every first-contact probe
 	RTT     time.Duration   // scanners: round trip between the (first) source and the network
+	// Answers holds, in time order, when answers to the probes came back,
+	// where the trace knows (real captures); otherwise probes count as
+	// answered one RTT after they were sent.
+	Answers []time.Time
 }
 
 // Fast reports whether a scanner probes at least once a second.

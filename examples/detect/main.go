@@ -169,8 +169,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		responders = append(responders, blk)
 	}
 
-	p := detect.NewPipeline(src, detect.NewDefaultAnalyzer(nil), detect.WithResponder(responders...))
-	err := p.Run(ctx)
+	p, err := detect.NewPipeline(src, detect.NewDefaultAnalyzer(nil), detect.WithResponder(responders...))
+	if err != nil {
+		return err
+	}
+	err = p.Run(ctx)
 	if o.stats {
 		st := p.Stats()
 		fmt.Fprintf(stderr, "packets %d observations %d skipped %d malformed %d drops %d kernel-drops %d events %d memory %d\n",
