@@ -139,6 +139,9 @@ func (s Sample) Targets() []netip.AddrPort {
 	return append([]netip.AddrPort(nil), s.targets[:s.n]...)
 }
 
+// String lists the targets: "[198.18.0.2:22 198.18.0.2:23]".
+func (s Sample) String() string { return fmt.Sprint(s.Targets()) }
+
 // MarshalJSON encodes the sample as a JSON list of "host:port" strings.
 func (s Sample) MarshalJSON() ([]byte, error) { return json.Marshal(s.Targets()) }
 

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -42,21 +43,24 @@ type Blocker interface {
 	Block(addr netip.Addr, ttl time.Duration) error
 }
 
-// blockTargets returns the addresses an event asks to block: the source,
-// and for a distributed campaign every member. The probable decoys of a
-// KindDecoy event are never blocked: they are usually innocent addresses
-// the real scanner forged.
-func blockTargets(e *Event, fn func(netip.Addr)) {
-	if e.Kind == KindScanEnd {
-		return // a summary, not a finding
-	}
-	if e.Source.IsValid() {
-		fn(e.Source)
-	}
-	if e.Kind == KindDistributed {
-		for _, a := range e.Sources {
-			if a.IsValid() && a != e.Source {
-				fn(a)
+// BlockTargets yields the addresses the event asks a blocking responder to
+// block: the source, and for a distributed campaign every member. A decoy
+// scan's other members are never yielded (they are usually innocent
+// addresses the real scanner forged), nor anything when the real source
+// could not be told (Source zero); a KindScanEnd summary yields nothing.
+func (e Event) BlockTargets() iter.Seq[netip.Addr] {
+	return func(yield func(netip.Addr) bool) {
+		if e.Kind == KindScanEnd {
+			return
+		}
+		if e.Source.IsValid() && !yield(e.Source) {
+			return
+		}
+		if e.Kind == KindDistributed {
+			for _, a := range e.Sources {
+				if a.IsValid() && a != e.Source && !yield(a) {
+					return
+				}
 			}
 		}
 	}

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -109,12 +107,21 @@ func TestEnumText(t *testing.T) {
 	}
 }
 
-func TestNFTErrorNamesCapability(t *testing.T) {
-	err := nftError(fmt.Errorf("netlink receive: %w", syscall.EPERM))
-	if !errors.Is(err, syscall.EPERM) || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
-		t.Errorf("%v", err)
-	}
-	if err := nftError(syscall.ENOENT); strings.Contains(err.Error(), "CAP_NET_ADMIN") {
-		t.Errorf("%v", err)
+func TestBlockTargets(t *testing.T) {
+	a, b, c := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
+	for _, tc := range []struct {
+		e    Event
+		want []netip.Addr
+	}{
+		{Event{Kind: KindScan, Source: a}, []netip.Addr{a}},
+		{Event{Kind: KindDistributed, Source: a, Sources: []netip.Addr{a, b, c}}, []netip.Addr{a, b, c}},
+		{Event{Kind: KindDecoy, Source: a, Sources: []netip.Addr{b, c}}, []netip.Addr{a}},
+		{Event{Kind: KindDecoy, Sources: []netip.Addr{a, b, c}, Note: NoteDecoyUndetermined}, nil},
+		{Event{Kind: KindScanEnd, Source: a}, nil},
+	} {
+		got := slices.Collect(tc.e.BlockTargets())
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%v: %v, want %v", tc.e.Kind, got, tc.want)
+		}
 	}
 }

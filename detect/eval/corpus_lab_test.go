@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +77,7 @@ func src6(last int) netip.Addr {
 // Services of the protected network.
 var (
 	webServers = []int{10, 11, 12, 13, 14, 15, 16, 17}                         // nginx :80
+	moreWeb    = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 18, 19}                      // nginx :80 too
 	sshServer  = 20                                                            // sshd :22
 	dnsServer  = 30                                                            // dnsmasq :53
 	ntpServer  = 31                                                            // chronyd :123
@@ -216,7 +218,7 @@ func (c *corpusLab) network() {
 	h.AnyIP(t, live6)
 	h.Blackhole(t, dark6)
 	// Service addresses are real interface addresses, so daemons can bind them.
-	for _, n := range append(append([]int{sshServer, dnsServer, ntpServer, mailServer}, webServers...), peers...) {
+	for _, n := range slices.Concat([]int{sshServer, dnsServer, ntpServer, mailServer}, webServers, moreWeb, peers) {
 		h.Run(t, "ip", "addr", "add", a4(n).String()+"/32", "dev", "lo")
 	}
 	for _, n := range webServers[:2] {
@@ -237,7 +239,7 @@ func (c *corpusLab) network() {
 	os.MkdirAll(root, 0o755)
 	os.WriteFile(filepath.Join(root, "index.html"), []byte(strings.Repeat("portsense lab page\n", 40)), 0o644)
 	var listen strings.Builder
-	for _, n := range webServers {
+	for _, n := range slices.Concat(webServers, moreWeb) {
 		fmt.Fprintf(&listen, "listen %s:80;\n", a4(n))
 	}
 	for _, n := range webServers[:2] {
@@ -340,6 +342,8 @@ func (c *corpusLab) capture(path string) func() {
 // hosts, stale bookmarks, port fallbacks.
 func (c *corpusLab) benign(ctx context.Context, wg *sync.WaitGroup) {
 	web := func(n int) string { return a4(webServers[n%len(webServers)]).String() }
+	allWeb := slices.Concat(webServers, moreWeb)
+	anyWeb := func(n int) string { return a4(allWeb[n%len(allWeb)]).String() }
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var rmu sync.Mutex
 	intn := func(n int) int { rmu.Lock(); defer rmu.Unlock(); return rng.IntN(n) }
@@ -504,25 +508,27 @@ func (c *corpusLab) benign(ctx context.Context, wg *sync.WaitGroup) {
 		})
 	}
 
-	// NAT gateway: one address, many users' traffic at once.
+	// NAT gateway: one address, many users' traffic at once: the web
+	// servers, mail, ssh, DNS; now and then a user's stale bookmark (one of
+	// two dead sites), a typo'd host, a closed port on a server in use.
 	{
 		s := c.addr(src(100, 80))
-		c.label(labelActor{Role: "benign", Kind: "nat-gateway", Tool: "curl+ssh+go-dialer", Sources: []string{s.String()}, Failure: "0.15"})
+		c.label(labelActor{Role: "benign", Kind: "nat-gateway", Tool: "curl+ssh+dig+go-dialer", Sources: []string{s.String()}, Failure: "0.05"})
 		for u := range 6 {
 			wg.Go(func() {
 				for k := 0; ctx.Err() == nil; k++ {
 					switch (u + k) % 6 {
 					case 0, 1, 2:
-						c.run(ctx, "curl", "-s", "-o", "/dev/null", "-m", "3", "--interface", s.String(), "http://"+web(u+k)+"/")
+						c.run(ctx, "curl", "-s", "-o", "/dev/null", "-m", "3", "--interface", s.String(), "http://"+anyWeb(3*u+k)+"/")
 					case 3:
 						dial(ctx, s, netip.AddrPortFrom(a4(mailServer), []uint16{143, 993, 25}[k%3]), 2*time.Second)
 					case 4:
 						c.run(ctx, "ssh", "-b", s.String(), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
 							"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3", "u@"+a4(sshServer).String(), "true")
 					case 5:
-						if intn(4) == 0 { // users' stale bookmarks and typos
+						if intn(4) == 0 {
 							c.run(ctx, "curl", "-s", "-o", "/dev/null", "-m", "2", "--interface", s.String(),
-								[]string{"http://" + a4(64+intn(8)).String() + "/", "http://" + web(u) + ":8080/", "http://" + a4(21+u).String() + "/"}[intn(3)])
+								[]string{"http://" + a4(64+u%2).String() + "/", "http://" + web(u) + ":8080/", "http://" + a4(21+u%2).String() + "/"}[intn(3)])
 						} else {
 							c.run(ctx, "dig", "-b", s.String(), "+time=1", "+tries=1", "@"+a4(dnsServer).String(), "web.lab")
 						}

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/portsense/portsense/detect"
+	"github.com/portsense/portsense/detect/nft"
 )
 
 // prefixes is a repeatable --allow flag.
@@ -161,7 +162,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	})
 	responders := []detect.Responder{print}
 	if o.block {
-		blk, err := detect.NewNFTBlocker(&detect.NFTConfig{TTL: o.ttl, Allow: detect.Allowlist(o.allow)})
+		blk, err := nft.New(&nft.Config{TTL: o.ttl, Allow: detect.Allowlist(o.allow)})
 		if err != nil {
 			return err
 		}

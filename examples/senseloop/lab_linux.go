@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/portsense/portsense/detect"
+	"github.com/portsense/portsense/detect/nft"
 	"github.com/portsense/portsense/probe"
 	"github.com/portsense/portsense/scanner"
 	"github.com/portsense/portsense/target"
@@ -214,12 +215,12 @@ func runLab(ctx context.Context, o options, out io.Writer) error {
 
 	// The detector, inside the watched host's namespace.
 	var src *detect.AFPacketSource
-	var blk *detect.NFTBlocker
+	var blk *nft.Blocker
 	if err := l.in(func() (err error) {
 		if src, err = detect.NewAFPacketSource("sl1", nil); err != nil {
 			return err
 		}
-		blk, err = detect.NewNFTBlocker(&detect.NFTConfig{Table: "senseloop"})
+		blk, err = nft.New(&nft.Config{Table: "senseloop"})
 		return err
 	}); err != nil {
 		if src != nil {

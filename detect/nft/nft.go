@@ -1,14 +1,27 @@
-package detect
+// Package nft blocks scanners in the Linux kernel with nftables: Blocker is
+// a detect.Responder (and detect.Blocker) that adds the sources an event
+// names to a set of its own table, with a timeout, so the kernel lifts
+// each block by itself. It talks netlink directly (no nft binary) and
+// needs CAP_NET_ADMIN; off Linux, New returns an error wrapping
+// errors.ErrUnsupported.
+//
+// It is a package of its own so that programs that only analyse (a pcap
+// reader, a detector that logs) do not link the nftables and netlink
+// packages: those cost a pcap-only program about 200 symbols, with their
+// package initialisers.
+package nft
 
 import (
 	"errors"
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/portsense/portsense/detect"
 )
 
-// NFTConfig configures NewNFTBlocker. A nil *NFTConfig means defaults.
-type NFTConfig struct {
+// Config configures New. A nil *Config means defaults.
+type Config struct {
 	// Table names the inet table the blocker owns; it is created fresh
 	// (replacing a stale one of the same name) and deleted by Close.
 	// Default "portsense".
@@ -25,11 +38,11 @@ type NFTConfig struct {
 	// returns the error.
 	Capacity int
 	// Allow lists prefixes that are never blocked.
-	Allow Allowlist
+	Allow detect.Allowlist
 }
 
-func (c *NFTConfig) withDefaults() NFTConfig {
-	var d NFTConfig
+func (c *Config) withDefaults() Config {
+	var d Config
 	if c != nil {
 		d = *c
 	}
@@ -45,7 +58,7 @@ func (c *NFTConfig) withDefaults() NFTConfig {
 	if d.Capacity <= 0 {
 		d.Capacity = 1 << 16
 	}
-	d.Allow = append(Allowlist(nil), d.Allow...)
+	d.Allow = append(detect.Allowlist(nil), d.Allow...)
 	return d
 }
 
