@@ -217,12 +217,18 @@ func (c *campaigns) checkGroup(e *engine, g *decoyGroup, at time.Time) {
 	if g.n < 2 || (g.named && g.n <= g.emittedN) || e.now-g.lastJoin < int64(c.cfg.DecoySettle) {
 		return
 	}
-	best, bestScore, tie, scanlike := -1, 0, false, false
+	// Members count when they moved in lockstep often enough and for most
+	// of their probes: a client whose request happened to coincide with a
+	// decoy probe once joins the group but does not belong to it.
+	var q [decoyMax]int
+	nq, best, bestScore, tie, scanlike := 0, -1, 0, false, false
 	for i := 0; i < g.n; i++ {
 		d := c.lock(e, g.members[i], false)
-		if d == nil || int(d.hits) < c.cfg.DecoyMinRounds {
-			return
+		if d == nil || int(d.hits) < c.cfg.DecoyMinRounds || 2*int(d.hits) < int(d.probes) {
+			continue
 		}
+		q[nq] = i
+		nq++
 		if ms := e.table.get(e.hash.addr(g.members[i]), g.members[i]); ms != nil &&
 			ms.wfail >= float32(c.cfg.MinMemberFailures) && ms.failShare() >= minFailShare {
 			scanlike = true
@@ -234,16 +240,16 @@ func (c *campaigns) checkGroup(e *engine, g *decoyGroup, at time.Time) {
 			tie = true
 		}
 	}
-	if !scanlike {
+	if nq < 2 || !scanlike {
 		return
 	}
 	if tie || bestScore <= 0 {
 		best = -1
 	}
-	if g.n <= g.emittedN && best < 0 {
+	if nq <= g.emittedN && best < 0 {
 		return // reported already, and still nobody stands out
 	}
-	g.emittedN = g.n
+	g.emittedN = nq
 	g.named = best >= 0
 	if e.emit == nil {
 		return
@@ -258,11 +264,13 @@ func (c *campaigns) checkGroup(e *engine, g *decoyGroup, at time.Time) {
 		ev.Source = g.members[best]
 	}
 	if rs := e.table.get(e.hash.addr(ev.Source), ev.Source); best >= 0 && rs != nil {
+		ev.FirstSeen = time.Unix(0, rs.first)
 		ev.Shape, ev.ScanType = rs.shape.shape(), rs.shape.scanType()
 		ev.Hosts, ev.Ports, ev.Attempts = rs.shape.hosts.estimate(), rs.shape.ports.estimate(), int(rs.attempts)
+		ev.Sample = rs.sample
 	}
-	ev.Sources = make([]netip.Addr, 0, g.n)
-	for i := 0; i < g.n; i++ {
+	ev.Sources = make([]netip.Addr, 0, nq)
+	for _, i := range q[:nq] {
 		if i != best {
 			ev.Sources = append(ev.Sources, g.members[i])
 		}

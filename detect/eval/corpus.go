@@ -126,6 +126,11 @@ func loadCapture(fsys fs.FS, pcapName, labelName string) (Capture, error) {
 		}
 		a.Shape = parseShape(la.Shape)
 		a.Type = parseType(la.Type)
+		if len(a.Decoys) > 0 {
+			a.DecoysSilent = !slices.ContainsFunc(obs, func(o detect.Observation) bool {
+				return o.Proto == target.TCP && o.Flags&detect.RST != 0 && slices.Contains(a.Decoys, o.Src)
+			})
+		}
 		if a.Role == Scanner {
 			a.Probes, a.Answers = probeTimes(obs, a.Sources)
 			a.RTT = time.Millisecond // the lab link: 1 ms ± 0.5 ms host → scanner, none back

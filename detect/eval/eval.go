@@ -56,6 +56,7 @@ type Result struct {
 
 	PeakMemory    int
 	DecoyScans    int
+	DecoyTellable int // decoy scans whose decoys are down (Actor.DecoysSilent)
 	DecoyNamed    int // KindDecoy named the real source (a decoy scan counts as detected when a KindDecoy lists its real source at all)
 	DecoysBlocked int // decoy addresses reported as scanners
 	FloodSources  int
@@ -223,6 +224,9 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 		if a.Kind == "decoy" {
 			r.DecoyScans++
+			if a.DecoysSilent {
+				r.DecoyTellable++
+			}
 			if named[a.Sources[0]] {
 				r.DecoyNamed++
 			}

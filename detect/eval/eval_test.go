@@ -170,7 +170,10 @@ func TestCorpus(t *testing.T) {
 			if ours.PeakMemory > memoryCap {
 				t.Errorf("peak memory %d bytes, cap %d", ours.PeakMemory, memoryCap)
 			}
-			t.Logf("decoy scans named %d/%d", ours.DecoyNamed, ours.DecoyScans)
+			if ours.DecoyNamed < ours.DecoyTellable {
+				t.Errorf("decoy scans with silent decoys: real source named in %d of %d", ours.DecoyNamed, ours.DecoyTellable)
+			}
+			t.Logf("decoy scans named %d/%d (%d with silent decoys)", ours.DecoyNamed, ours.DecoyScans, ours.DecoyTellable)
 		})
 	}
 	// Probes to detection, pooled over the captures: answered probes for

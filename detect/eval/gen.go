@@ -78,6 +78,9 @@ type Actor struct {
 	// where the trace knows (real captures); otherwise probes count as
 	// answered one RTT after they were sent.
 	Answers []time.Time
+	// DecoysSilent is true for a decoy scan whose decoys never answer
+	// (they are down): the wire tells the real source, which must be named.
+	DecoysSilent bool
 }
 
 // Fast reports whether a scanner probes at least once a second.
