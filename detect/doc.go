@@ -54,6 +54,30 @@
 // nothing for this: on the real-capture corpus in package eval the median
 // fast scanner is reported after 4 answered probes.
 //
+// # Results
+//
+// On the real-capture corpus of package eval (three captures made in a
+// netns lab by real tools: nmap -sS/-sT/-sA/-sF/-sN/-sX/-sU, IPv6 nmap,
+// masscan, zmap, hping3 spoofed sources, slow nmap at 10–20 s per probe,
+// a TRW evader, an 8-source distributed scan, nmap decoys live and down,
+// each among 40 real benign clients: curl/wget browsers with closed ports,
+// dead bookmarks and https→http fallbacks, admin ssh, IMAPS→IMAP
+// fallback, monitoring of 40 hosts × 4 ports with 4 hosts dead, a
+// crawler, happy-eyeballs curl, a NAT gateway, dig and chronyd clients of
+// real dnsmasq and chronyd, P2P-like peers), NewDefaultAnalyzer(nil):
+//
+//	capture   scanners  found  benign flagged  probes to detection        decoy real source named
+//	fast      11        11     0/40            median 4, p95 12 answered  -
+//	stealthy  5         5      0/40            slow: median 6 on wire     -
+//	decoy     2         2      0/40            -                          1/1 with silent decoys; live decoys: group, nobody named
+//
+// The same analyser before this model (failures all weighing 1, no share
+// gate, decoys scored by TTL) flagged 8 of those 120 benign sources and
+// missed the live-decoy scan. On the synthetic scenario (1860 benign
+// sources, 89 scanners) it keeps 100 % recall, 0 benign flagged and a
+// median of 4 answered probes to detection. Zeek-, Snort- and
+// scanlogd-style baselines and the full tables: package eval.
+//
 // # Events
 //
 // An Event is a plain value that encoding/json turns into one SIEM record:

@@ -3,7 +3,6 @@
 package detect
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -16,9 +15,4 @@ func dial(addr netip.Addr, port uint16, timeout time.Duration) error {
 		c.Close()
 	}
 	return err
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
