@@ -12,8 +12,10 @@
 // evader, decoys live and down, a distributed scan from 8 sources), captures
 // each scenario with tcpdump on the network's link (snap length 96, so the
 // files stay small) and writes testdata/corpus/<name>.pcap and
-// <name>.labels.json. The pcaps and labels are committed; TestCorpus
-// scores the detectors on them in the default `go test`.
+// <name>.labels.json (CORPUS_OUT=dir writes elsewhere, CORPUS_ONLY=a,b
+// makes only those captures). The pcaps (gzipped) and labels are
+// committed; TestCorpus scores the detectors on them in the default
+// `go test`.
 package eval
 
 import (
@@ -176,6 +178,9 @@ func TestMakeCorpus(t *testing.T) {
 		}
 	}
 	out := filepath.Join("testdata", "corpus")
+	if d := os.Getenv("CORPUS_OUT"); d != "" { // a fresh sample elsewhere, to check on unseen captures
+		out = d
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
 
 	"github.com/portsense/portsense/detect"
 	"github.com/portsense/portsense/internal/netlab"
@@ -165,4 +167,41 @@ func TestBlockerExpiryLab(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("block never expired: %v", err)
+}
+
+// Without CAP_NET_ADMIN the kernel refuses the table, and the error says
+// what is missing. The capability is dropped on one locked thread only
+// (the test runs in netlab.Main's private namespace when root).
+func TestBlockerWithoutCapability(t *testing.T) {
+	netlab.New(t) // skips without root
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		blk, err := New(&Config{Table: "portsense_nocap"})
+		if err == nil {
+			blk.Close()
+			errc <- errors.New("table created without CAP_NET_ADMIN")
+			return
+		}
+		if !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+			errc <- fmt.Errorf("error does not name the capability: %w", err)
+			return
+		}
+		t.Logf("%v", err)
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 }
