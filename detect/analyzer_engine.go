@@ -94,6 +94,7 @@ type engine struct {
 	used     *bloom    // (source, host) pairs where the source sent data after a handshake
 	deadSeen *bloom    // (source, host) pairs that failed without a reset
 	dead     *countMin // per host: distinct sources that failed there without a reset
+	usedFail *countMin // per (source, used host): failures discounted so far
 	slow     *slowParams
 	thr      *thrParams
 	camp     *campaigns
@@ -115,6 +116,7 @@ func newEngine(name string, oc *OutcomeConfig, tc *SourceTableConfig, cooldown t
 		used:     newBloom(21),
 		deadSeen: newBloom(20),
 		dead:     newCountMin(1 << 16),
+		usedFail: newCountMin(1 << 16),
 	}
 	if e.cooldown <= 0 {
 		e.cooldown = int64(10 * time.Minute)
@@ -204,6 +206,7 @@ func (e *engine) tick(now int64) {
 		e.cm.halve()
 		e.okCM.halve()
 		e.dead.halve()
+		e.usedFail.halve()
 		e.halvedAt = now
 	}
 }
@@ -225,7 +228,7 @@ func (e *engine) drain() {
 
 func (e *engine) memoryBytes() int {
 	n := e.tracker.MemoryBytes() + e.cm.bytes() + e.okCM.bytes() + e.trw.memoryBytes() +
-		e.used.bytes() + e.deadSeen.bytes() + e.dead.bytes() +
+		e.used.bytes() + e.deadSeen.bytes() + e.dead.bytes() + e.usedFail.bytes() +
 		e.table.cap()*int(unsafe.Sizeof(tableSlot[srcState]{}))
 	if e.camp != nil {
 		n += e.camp.memoryBytes()
@@ -322,6 +325,11 @@ const (
 	// deadHostSources is how many other sources must have failed on a
 	// host before it counts as known dead.
 	deadHostSources = 3
+	// usedHostFailures is how many failures on one host in use are
+	// discounted: a handful of closed ports on a server a client uses is
+	// normal (3306, 5432, 81, 8443 on a web server); beyond that it is a
+	// vertical scan of a host the scanner also browses.
+	usedHostFailures = 4
 	// minFailShare is the least share of failures (weighted) among a
 	// source's first contacts for TRW and slow-scan verdicts: scanners
 	// fail far more often than not, while benign clients, whose failures
@@ -344,7 +352,7 @@ func (e *engine) failWeight(c *Contact, failed bool) (w float32, uh uint64, nowU
 		}
 		return 0, uh, nowUsed
 	}
-	if c.Proto == 6 && e.used.contains(uh) {
+	if c.Proto == 6 && e.used.contains(uh) && e.usedFail.add(uh) <= usedHostFailures {
 		return weightUsedHost, uh, false
 	}
 	if c.Outcome != OutcomeTimeout && c.Outcome != OutcomeUnreachable {
