@@ -263,7 +263,20 @@ func (c *campaigns) checkGroup(e *engine, g *decoyGroup, at time.Time) {
 	} else {
 		ev.Source = g.members[best]
 	}
-	if rs := e.table.get(e.hash.addr(ev.Source), ev.Source); best >= 0 && rs != nil {
+	// The numbers come from the named source or, when nobody could be
+	// named, from the tracked member with the most evidence: every member
+	// of a decoy group carries the same probes.
+	var rs *srcState
+	if best >= 0 {
+		rs = e.table.get(e.hash.addr(ev.Source), ev.Source)
+	} else {
+		for _, i := range q[:nq] {
+			if ms := e.table.get(e.hash.addr(g.members[i]), g.members[i]); ms != nil && (rs == nil || ms.attempts > rs.attempts) {
+				rs = ms
+			}
+		}
+	}
+	if rs != nil {
 		ev.FirstSeen = time.Unix(0, rs.first)
 		ev.Shape, ev.ScanType = rs.shape.shape(), rs.shape.scanType()
 		ev.Hosts, ev.Ports, ev.Attempts = rs.shape.hosts.estimate(), rs.shape.ports.estimate(), int(rs.attempts)

@@ -40,9 +40,10 @@
 //   - the OutcomeTracker waits briefly after a completed handshake for the
 //     client's first data (Contact.Data): a client that sends data uses the
 //     host, a connect scan never does;
-//   - a failure on a host the source uses weighs 1/4, and a full-weight
-//     failure on a host the source starts using right after (a fallback)
-//     is refunded down to that;
+//   - a failure on a host the source uses weighs 1/4 (the first four per
+//     host: more closed ports than that is a vertical scan), and a
+//     full-weight failure on a host the source starts using right after
+//     (a fallback) is refunded down to that;
 //   - a timeout on a host where three other sources timed out too (a dead
 //     box on many lists) weighs 1/4;
 //   - TRW and slow-scan verdicts need failures (weighted) to be at least
