@@ -68,7 +68,7 @@
 // real dnsmasq and chronyd, P2P-like peers), NewDefaultAnalyzer(nil):
 //
 //	capture   scanners  found  benign flagged  probes to detection        decoy real source named
-//	fast      11        11     0/40            median 4, p95 12 answered  -
+//	fast      11        11     0/40            median 4, p95 8 answered   -
 //	stealthy  5         5      0/40            slow: median 6 on wire     -
 //	decoy     2         2      0/40            -                          1/1 with silent decoys; live decoys: group, nobody named
 //
@@ -76,7 +76,9 @@
 // gate, decoys scored by TTL) flagged 8 of those 120 benign sources and
 // missed the live-decoy scan. On the synthetic scenario (1860 benign
 // sources, 89 scanners) it keeps 100 % recall, 0 benign flagged and a
-// median of 4 answered probes to detection. Zeek-, Snort- and
+// median of 4 answered probes to detection; on a fresh sample of the same
+// lab recipe, not used while tuning, it found 18 of 18 scanners and flagged
+// 0 of 120 benign sources. Zeek-, Snort- and
 // scanlogd-style baselines and the full tables: package eval.
 //
 // # Events
