@@ -3,15 +3,15 @@
 // portsense scanning technique at a range of rates, and prints a matrix of
 // what the detector made of it:
 //
-//	  technique        rate  detected  probes  sent  seconds  blocked
-//	    connect   line rate       yes       4    10     0.02      yes
-//	    connect      1000/s       yes       4    33     0.02      yes
-//	    connect       100/s       yes       4     4     0.07      yes
-//	    connect        10/s       yes       4     4     0.34      yes
-//	    connect         1/s       yes       4     4     3.00      yes
-//	    connect  1 per 30 s       yes       4     4    90.09      yes
-//	        syn   line rate       yes       4    10     0.00      yes
-//	        …
+//	technique        rate  detected  probes  sent  seconds  blocked
+//	  connect   line rate       yes       4    10     0.02      yes
+//	  connect      1000/s       yes       4    33     0.02      yes
+//	  connect       100/s       yes       4     4     0.07      yes
+//	  connect        10/s       yes       4     4     0.34      yes
+//	  connect         1/s       yes       4     4     3.00      yes
+//	  connect  1 per 30 s       yes       4     4    90.09      yes
+//	      syn   line rate       yes       4    10     0.00      yes
+//	      …
 //
 // (a run of the defaults on a loaded 2-CPU machine: about 1.5 minutes).
 //
