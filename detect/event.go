@@ -198,7 +198,8 @@ type Event struct {
 	Score    float64 `json:"score"` // detector-specific strength (likelihood ratio, rate, …)
 	// Sample is a bounded evidence sample (at most SampleMax) of the
 	// failed (host, port) first contacts behind the event, in the order
-	// they were seen.
+	// they were seen from FirstSeen on (the failure that admitted the
+	// source; earlier ones were only counted).
 	Sample Sample `json:"sample,omitzero"`
 	// Note explains what the event could not establish, such as a decoy
 	// scan's real source (NoteDecoyUndetermined).
