@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"net/netip"
 	"time"
 	"unsafe"
 )
@@ -48,10 +49,26 @@ type srcState struct {
 	lastScan    int64 // packet time of the last KindScan, 0: none
 	attempts    uint32
 	fails       uint32
+	succ        uint32  // successful first contacts
+	wfail       float32 // failed first contacts, weighted (see failWeight)
 	trw         trwState
 	slow        slowState
 	thr         thrState
 	shape       shapeState
+	sample      Sample     // first failed targets since admission
+	pre         [4]preFail // recent full-weight TCP failures, for refunds
+	npre        uint8
+	ended       bool // KindScanEnd sent for the last KindScan
+}
+
+// preFail is a failed TCP first contact that weighed in full because the
+// source did not use the host (yet). If the source goes on to use it, the
+// failure was a fallback (443→80, 993→143, a closed port tried first) and
+// is refunded down to weightUsedHost.
+type preFail struct {
+	host    uint64 // the (source, host) key of the used filter; 0: empty
+	w       float32
+	newHost bool
 }
 
 // engine is the shared core of every analyser in this package: outcome
@@ -69,9 +86,15 @@ type engine struct {
 	halvedAt int64
 	now      int64
 	cooldown int64
+	endIdle  int64 // quiet time after which a reported scan is closed
+	endCheck int64 // packet time of the last scan-end sweep
 
 	trw      *trwParams
-	verified *bloom // sources that completed a TCP handshake
+	verified *bloom    // sources that completed a TCP handshake
+	used     *bloom    // (source, host) pairs where the source sent data after a handshake
+	deadSeen *bloom    // (source, host) pairs that failed without a reset
+	dead     *countMin // per host: distinct sources that failed there without a reset
+	usedFail *countMin // per (source, used host): failures discounted so far
 	slow     *slowParams
 	thr      *thrParams
 	camp     *campaigns
@@ -90,10 +113,15 @@ func newEngine(name string, oc *OutcomeConfig, tc *SourceTableConfig, cooldown t
 		tcfg:     t,
 		aging:    int64(t.SketchAging),
 		cooldown: int64(cooldown),
+		used:     newBloom(21),
+		deadSeen: newBloom(20),
+		dead:     newCountMin(1 << 16),
+		usedFail: newCountMin(1 << 16),
 	}
 	if e.cooldown <= 0 {
 		e.cooldown = int64(10 * time.Minute)
 	}
+	e.endIdle = int64(10 * time.Minute)
 	e.table = newSrcTable[srcState](t.Capacity, e.weight)
 	return e
 }
@@ -138,7 +166,34 @@ func (e *engine) advance(now time.Time, emit func(Event)) {
 	if e.camp != nil {
 		e.camp.due(e, n)
 	}
+	if n-e.endCheck >= int64(10*time.Second) {
+		e.endCheck = n
+		e.closeScans(n)
+	}
 	e.emit = nil
+}
+
+// closeScans emits KindScanEnd for every reported source quiet for
+// endIdle: the closing summary of its scan.
+func (e *engine) closeScans(now int64) {
+	for i := range e.table.slots {
+		sl := &e.table.slots[i]
+		s := &sl.val
+		if sl.h == 0 || s.lastScan == 0 || s.ended || now-s.last < e.endIdle {
+			continue
+		}
+		s.ended = true
+		if e.emit == nil {
+			continue
+		}
+		e.emit(Event{
+			Kind: KindScanEnd, Detector: e.name, Time: time.Unix(0, now),
+			FirstSeen: time.Unix(0, s.first), LastSeen: time.Unix(0, s.last), Source: sl.addr,
+			Shape: s.shape.shape(), ScanType: s.shape.scanType(),
+			Hosts: s.shape.hosts.estimate(), Ports: s.shape.ports.estimate(),
+			Attempts: int(s.attempts), Sample: s.sample,
+		})
+	}
 }
 
 func (e *engine) tick(now int64) {
@@ -150,6 +205,8 @@ func (e *engine) tick(now int64) {
 	} else if now-e.halvedAt >= e.aging {
 		e.cm.halve()
 		e.okCM.halve()
+		e.dead.halve()
+		e.usedFail.halve()
 		e.halvedAt = now
 	}
 }
@@ -171,6 +228,7 @@ func (e *engine) drain() {
 
 func (e *engine) memoryBytes() int {
 	n := e.tracker.MemoryBytes() + e.cm.bytes() + e.okCM.bytes() + e.trw.memoryBytes() +
+		e.used.bytes() + e.deadSeen.bytes() + e.dead.bytes() + e.usedFail.bytes() +
 		e.table.cap()*int(unsafe.Sizeof(tableSlot[srcState]{}))
 	if e.camp != nil {
 		n += e.camp.memoryBytes()
@@ -191,6 +249,7 @@ func (e *engine) contact(c *Contact) {
 		e.now = now
 	}
 	failed := c.Outcome.Failed()
+	w, uh, nowUsed := e.failWeight(c, failed)
 	h := e.hash.addr(c.Src)
 	if e.camp != nil {
 		e.camp.decoyContact(e, h, c)
@@ -225,17 +284,26 @@ func (e *engine) contact(c *Contact) {
 		// Credit the failures that earned admission, but never more than
 		// the admission bar: a sketch collision must not make evidence.
 		prior := min(est-1, e.tcfg.AdmitFailures-1)
-		for range min(e.okCM.estimate(h), 16) {
-			e.account(s, c, false, true)
+		for range e.okCM.estimate(h) {
+			e.account(s, c, false, true, 1)
 		}
 		for range prior {
-			e.account(s, c, true, true)
+			e.account(s, c, true, true, w)
 		}
 	} else if failed {
 		e.cm.add(h)
 	}
 	s.last = now
-	e.account(s, c, failed, false)
+	if failed {
+		s.sample.add(netip.AddrPortFrom(c.Dst, c.DstPort))
+		if c.Proto == 6 && w > weightUsedHost {
+			s.pre[s.npre%uint8(len(s.pre))] = preFail{host: uh, w: w, newHost: c.NewHost}
+			s.npre++
+		}
+	} else if nowUsed {
+		e.refund(s, uh)
+	}
+	e.account(s, c, failed, false, w)
 	e.shapeAdd(s, c)
 	if e.camp != nil && failed {
 		e.camp.member(e, s, c)
@@ -243,20 +311,116 @@ func (e *engine) contact(c *Contact) {
 	e.decide(s, c)
 }
 
-// account feeds one (possibly synthetic) outcome to the detectors' state.
-func (e *engine) account(s *srcState, c *Contact, failed, synthetic bool) {
+// Weights of failed first contacts that have an innocent explanation.
+const (
+	// weightUsedHost: a failure on a host the source already uses (it
+	// sent data there after a handshake): a closed port on a known
+	// server, as clients meet with fallbacks (993→143, 443→80) and
+	// typos, rather than a probe of an unknown host.
+	weightUsedHost = 0.25
+	// weightDeadHost: a failure without a reset on a host where several
+	// other sources failed the same way: a dead box on many clients'
+	// lists (a stale bookmark, a retired server, a monitored host down).
+	weightDeadHost = 0.25
+	// deadHostSources is how many other sources must have failed on a
+	// host before it counts as known dead.
+	deadHostSources = 3
+	// usedHostFailures is how many failures on one host in use are
+	// discounted: a handful of closed ports on a server a client uses is
+	// normal (3306, 5432, 81, 8443 on a web server); beyond that it is a
+	// vertical scan of a host the scanner also browses.
+	usedHostFailures = 4
+	// minFailShare is the least share of failures (weighted) among a
+	// source's first contacts for TRW and slow-scan verdicts: scanners
+	// fail far more often than not, while benign clients, whose failures
+	// range up to about 30 %, keep their successes on the books even
+	// after the walk has reset.
+	minFailShare = 0.4
+)
+
+// failWeight is how much a failed first contact counts as evidence; it
+// also records what later contacts need (hosts in use, dead hosts). It
+// returns the weight, the (source, host) key of TCP contacts, and whether
+// a success just made the host one the source uses.
+func (e *engine) failWeight(c *Contact, failed bool) (w float32, uh uint64, nowUsed bool) {
+	if c.Proto == 6 {
+		uh = e.hash.tuple('u', c.Src, c.Dst, 0, 0, 0)
+	}
+	if !failed {
+		if c.Data && c.Proto == 6 {
+			nowUsed = !e.used.testAndAdd(uh)
+		}
+		return 0, uh, nowUsed
+	}
+	if c.Proto == 6 && e.used.contains(uh) && e.usedFail.add(uh) <= usedHostFailures {
+		return weightUsedHost, uh, false
+	}
+	if c.Outcome != OutcomeTimeout && c.Outcome != OutcomeUnreachable {
+		return 1, uh, false
+	}
+	dh := e.hash.addr(c.Dst)
+	w = 1
+	if e.dead.estimate(dh) >= deadHostSources {
+		w = weightDeadHost
+	}
+	if !e.deadSeen.testAndAdd(e.hash.tuple('x', c.Src, c.Dst, 0, 0, 0)) {
+		e.dead.add(dh)
+	}
+	return w, uh, false
+}
+
+// refund lowers the weight of s's recent failures on a host it has just
+// started to use to weightUsedHost, walking its scores back.
+func (e *engine) refund(s *srcState, uh uint64) {
+	for i := range s.pre {
+		p := &s.pre[i]
+		if p.host != uh || p.w <= weightUsedHost {
+			continue
+		}
+		d := p.w - weightUsedHost
+		p.host = 0
+		s.wfail = max(s.wfail-d, 0)
+		if e.trw != nil {
+			back := float64(d) * e.trw.fail
+			e.trw.back(&s.trw.port, back)
+			if p.newHost {
+				e.trw.back(&s.trw.host, back)
+			}
+		}
+		if e.slow != nil {
+			for j := range s.slow.score {
+				s.slow.score[j] = max(s.slow.score[j]-float64(d), 0)
+			}
+		}
+	}
+}
+
+// failShare is the weighted share of failures among s's first contacts.
+func (s *srcState) failShare() float64 {
+	if s.wfail <= 0 {
+		return 0
+	}
+	return float64(s.wfail) / (float64(s.wfail) + float64(s.succ))
+}
+
+// account feeds one (possibly synthetic) outcome, failures weighted by w,
+// to the detectors' state.
+func (e *engine) account(s *srcState, c *Contact, failed, synthetic bool, w float32) {
 	s.attempts++
 	if failed {
 		s.fails++
+		s.wfail += w
+	} else {
+		s.succ++
 	}
 	at := c.End.UnixNano()
 	if e.trw != nil {
 		// Synthetic (pre-admission) outcomes are charged at the port of
 		// the admitting contact: most sources stick to few ports early.
-		e.trw.update(&s.trw, c.NewHost || synthetic, failed, e.trw.theta0For(c))
+		e.trw.update(&s.trw, c.NewHost || synthetic, failed, e.trw.theta0For(c), float64(w))
 	}
 	if failed && e.slow != nil {
-		e.slow.update(&s.slow, at)
+		e.slow.update(&s.slow, at, float64(w))
 	}
 	if e.thr != nil && (failed || e.thr.successes) {
 		s.thr.add(at)
@@ -286,6 +450,9 @@ func (e *engine) decide(s *srcState, c *Contact) {
 	if det == "" {
 		return
 	}
+	if det != "threshold" && s.failShare() < minFailShare {
+		return
+	}
 	if s.lastScan != 0 && e.now-s.lastScan < e.cooldown {
 		return
 	}
@@ -293,14 +460,15 @@ func (e *engine) decide(s *srcState, c *Contact) {
 		return
 	}
 	s.lastScan = e.now
+	s.ended = false
 	if e.emit == nil {
 		return
 	}
 	e.emit(Event{
-		Kind: KindScan, Detector: det, Time: c.End, Source: c.Src,
+		Kind: KindScan, Detector: det, Time: c.End, FirstSeen: time.Unix(0, s.first), Source: c.Src,
 		Shape: s.shape.shape(), ScanType: s.shape.scanType(),
 		Hosts: s.shape.hosts.estimate(), Ports: s.shape.ports.estimate(),
-		Attempts: int(s.attempts), Score: score,
+		Attempts: int(s.attempts), Score: score, Sample: s.sample,
 	})
 }
 

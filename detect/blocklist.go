@@ -190,11 +190,11 @@ func (b *Blocklist) Stats() BlocklistStats {
 // addresses are skipped silently (and counted in Stats).
 func (b *Blocklist) Respond(_ context.Context, e Event) error {
 	var err error
-	blockTargets(&e, func(a netip.Addr) {
+	for a := range e.BlockTargets() {
 		if berr := b.Block(a, 0); berr != nil && !errors.Is(berr, ErrAllowlisted) && err == nil {
 			err = berr
 		}
-	})
+	}
 	return err
 }
 

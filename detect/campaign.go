@@ -234,7 +234,7 @@ func (c *campaigns) due(e *engine, now int64) {
 	c.now = now
 	at := time.Unix(0, now)
 	for i := range c.groups {
-		if g := &c.groups[i]; g.n >= 2 && g.n > g.emittedN {
+		if g := &c.groups[i]; g.n >= 2 && (g.n > g.emittedN || !g.named) {
 			c.checkGroup(e, g, at)
 		}
 	}

@@ -18,12 +18,16 @@ type decoyState struct {
 }
 
 // realness scores how likely a decoy-group member is the real scanner:
-// only the real one can complete handshakes, and only it answers a SYN-ACK
-// from the hop distance its probes came from; dead decoys stay silent and
-// live ones answer from elsewhere. Without a SYN-ACK (no open port probed)
-// there is no evidence, and the group's event names nobody.
+// only the real one can complete handshakes; dead decoys never answer a
+// SYN-ACK (the server retransmits it to them), while the real source's
+// kernel resets it. Hop distance is a weak tie-breaker: a live decoy
+// answers from its own distance, but raw scanners forge probe TTLs (nmap
+// picks them at random), so the real source's reset need not match its
+// probes either. Live decoys answer exactly like the real source; then no
+// member stands out and the group's event names nobody. Without a SYN-ACK
+// (no open port probed) there is no evidence at all.
 func (d *decoyState) realness() int {
-	return 4*int(d.handshakes) + 2*int(d.ttlOK) + int(d.rstFollow) - 2*int(d.ttlBad) - 2*int(d.silent)
+	return 4*int(d.handshakes) + 2*int(d.rstFollow) + int(d.ttlOK) - int(d.ttlBad) - 2*int(d.silent)
 }
 
 type decoyGroup struct {
@@ -33,6 +37,7 @@ type decoyGroup struct {
 	lastJoin int64
 	last     int64
 	emittedN int
+	named    bool // an event named the real source
 }
 
 func (c *campaigns) lockWeight(d *decoyState) float64 {
@@ -202,15 +207,31 @@ func (c *campaigns) link(e *engine, s *decoyState, sa netip.Addr, p *decoyState,
 
 // checkGroup reports a decoy group once each member has moved in lockstep
 // often enough and no member joined for DecoySettle.
+//
+// A group whose event named nobody is checked again as evidence comes in
+// (SYN-ACKs of open ports probed later), and reported once more when a
+// member then stands out. A group is only reported when some member fails
+// like a scanner: clients that merely repeat the same requests on the
+// same timer (two mail clients polling together) also move in lockstep.
 func (c *campaigns) checkGroup(e *engine, g *decoyGroup, at time.Time) {
-	if g.n < 2 || g.n <= g.emittedN || e.now-g.lastJoin < int64(c.cfg.DecoySettle) {
+	if g.n < 2 || (g.named && g.n <= g.emittedN) || e.now-g.lastJoin < int64(c.cfg.DecoySettle) {
 		return
 	}
-	best, bestScore, tie := -1, 0, false
+	// Members count when they moved in lockstep often enough and for most
+	// of their probes: a client whose request happened to coincide with a
+	// decoy probe once joins the group but does not belong to it.
+	var q [decoyMax]int
+	nq, best, bestScore, tie, scanlike := 0, -1, 0, false, false
 	for i := 0; i < g.n; i++ {
 		d := c.lock(e, g.members[i], false)
-		if d == nil || int(d.hits) < c.cfg.DecoyMinRounds {
-			return
+		if d == nil || int(d.hits) < c.cfg.DecoyMinRounds || 2*int(d.hits) < int(d.probes) {
+			continue
+		}
+		q[nq] = i
+		nq++
+		if ms := e.table.get(e.hash.addr(g.members[i]), g.members[i]); ms != nil &&
+			ms.wfail >= float32(c.cfg.MinMemberFailures) && ms.failShare() >= minFailShare {
+			scanlike = true
 		}
 		switch sc := d.realness(); {
 		case best < 0 || sc > bestScore:
@@ -219,24 +240,50 @@ func (c *campaigns) checkGroup(e *engine, g *decoyGroup, at time.Time) {
 			tie = true
 		}
 	}
-	g.emittedN = g.n
+	if nq < 2 || !scanlike {
+		return
+	}
+	if tie || bestScore <= 0 {
+		best = -1
+	}
+	if nq <= g.emittedN && best < 0 {
+		return // reported already, and still nobody stands out
+	}
+	g.emittedN = nq
+	g.named = best >= 0
 	if e.emit == nil {
 		return
 	}
 	ev := Event{Kind: KindDecoy, Detector: "decoy", Time: at, Score: float64(bestScore)}
-	if tie || bestScore <= 0 {
-		// No member stands out (no open port was probed, say): name
-		// nobody rather than blame a decoy.
-		best = -1
+	if best < 0 {
+		// No member stands out (live decoys answer like the real source,
+		// or no open port was probed): name nobody rather than blame a
+		// decoy, and say so.
+		ev.Note = NoteDecoyUndetermined
 	} else {
 		ev.Source = g.members[best]
 	}
-	if rs := e.table.get(e.hash.addr(ev.Source), ev.Source); best >= 0 && rs != nil {
+	// The numbers come from the named source or, when nobody could be
+	// named, from the tracked member with the most evidence: every member
+	// of a decoy group carries the same probes.
+	var rs *srcState
+	if best >= 0 {
+		rs = e.table.get(e.hash.addr(ev.Source), ev.Source)
+	} else {
+		for _, i := range q[:nq] {
+			if ms := e.table.get(e.hash.addr(g.members[i]), g.members[i]); ms != nil && (rs == nil || ms.attempts > rs.attempts) {
+				rs = ms
+			}
+		}
+	}
+	if rs != nil {
+		ev.FirstSeen = time.Unix(0, rs.first)
 		ev.Shape, ev.ScanType = rs.shape.shape(), rs.shape.scanType()
 		ev.Hosts, ev.Ports, ev.Attempts = rs.shape.hosts.estimate(), rs.shape.ports.estimate(), int(rs.attempts)
+		ev.Sample = rs.sample
 	}
-	ev.Sources = make([]netip.Addr, 0, g.n-1)
-	for i := 0; i < g.n; i++ {
+	ev.Sources = make([]netip.Addr, 0, nq)
+	for _, i := range q[:nq] {
 		if i != best {
 			ev.Sources = append(ev.Sources, g.members[i])
 		}

@@ -25,7 +25,10 @@ type DefaultConfig struct {
 	NoSlow, NoCampaign bool
 }
 
-type defaultAnalyzer struct{ e *engine }
+// DefaultAnalyzer is the recommended analyser; see NewDefaultAnalyzer.
+type DefaultAnalyzer struct{ e *engine }
+
+var _ Analyzer = (*DefaultAnalyzer)(nil)
 
 // NewDefaultAnalyzer returns the recommended analyser: one outcome tracker
 // feeding TRW (fast scans, Detector "trw"), decayed multi-scale scores
@@ -45,7 +48,7 @@ type defaultAnalyzer struct{ e *engine }
 // Observe does not allocate in steady state. Call Advance regularly (say
 // every second of packet time): timeouts expire and campaign and decoy
 // events, which wait for their members to settle, are emitted from it.
-func NewDefaultAnalyzer(cfg *DefaultConfig) Analyzer {
+func NewDefaultAnalyzer(cfg *DefaultConfig) *DefaultAnalyzer {
 	var d DefaultConfig
 	if cfg != nil {
 		d = *cfg
@@ -58,18 +61,18 @@ func NewDefaultAnalyzer(cfg *DefaultConfig) Analyzer {
 	if !d.NoCampaign {
 		e.camp = newCampaigns(d.Campaign)
 	}
-	return &defaultAnalyzer{e: e}
+	return &DefaultAnalyzer{e: e}
 }
 
 // Observe implements Analyzer.
-func (a *defaultAnalyzer) Observe(o *Observation, emit func(Event)) { a.e.observe(o, emit) }
+func (a *DefaultAnalyzer) Observe(o *Observation, emit func(Event)) { a.e.observe(o, emit) }
 
 // Advance implements Analyzer.
-func (a *defaultAnalyzer) Advance(now time.Time, emit func(Event)) { a.e.advance(now, emit) }
+func (a *DefaultAnalyzer) Advance(now time.Time, emit func(Event)) { a.e.advance(now, emit) }
 
 // MemoryBytes implements Analyzer.
-func (a *defaultAnalyzer) MemoryBytes() int { return a.e.memoryBytes() }
+func (a *DefaultAnalyzer) MemoryBytes() int { return a.e.memoryBytes() }
 
 // TrackedSources is the number of sources the analyser tracks exactly
 // (the pipeline reports it in Stats.TrackedSources).
-func (a *defaultAnalyzer) TrackedSources() int { return a.e.table.len() }
+func (a *DefaultAnalyzer) TrackedSources() int { return a.e.table.len() }

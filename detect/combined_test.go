@@ -117,7 +117,7 @@ func TestSpoofedFlood(t *testing.T) {
 	}
 	found := false
 	for _, e := range got {
-		if e.Source != scanner || e.Kind != detect.KindScan {
+		if e.Source != scanner || e.Kind != detect.KindScan && e.Kind != detect.KindScanEnd {
 			t.Errorf("spoofed source reported: %+v", e)
 		}
 		found = true
@@ -230,7 +230,7 @@ func TestGarbageObservations(t *testing.T) {
 
 func TestDefaultAnalyzerReportsTrackedSources(t *testing.T) {
 	a := detect.NewDefaultAnalyzer(nil)
-	st, ok := a.(detect.SourceTracker)
+	st, ok := detect.Analyzer(a).(detect.SourceTracker)
 	if !ok {
 		t.Fatal("the default analyser should report tracked sources")
 	}

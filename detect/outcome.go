@@ -43,6 +43,9 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
+// MarshalText implements encoding.TextMarshaler (the String form).
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
 // FollowUp is what the initiator of a TCP contact sent after the SYN-ACK.
 type FollowUp uint8
 
@@ -52,6 +55,14 @@ const (
 	FollowACK                  // the handshake completed (connect scan or a real client)
 	FollowRST                  // the initiator reset (half-open SYN scan, or a host that never sent the SYN)
 )
+
+var followNames = [...]string{"none", "ack", "rst"}
+
+// String returns "none", "ack" or "rst".
+func (f FollowUp) String() string { return enumName(followNames[:], int(f)) }
+
+// MarshalText implements encoding.TextMarshaler (the String form).
+func (f FollowUp) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
 // Contact is one first contact from Src to (Dst, DstPort) and its outcome,
 // reported by an OutcomeTracker once the outcome is known.
@@ -72,6 +83,10 @@ type Contact struct {
 	NewPort  bool
 	ProbeTTL uint8 // TTL of the first packet
 	ReplyTTL uint8 // TTL of the initiator's follow-up, when FollowUp != FollowNone
+	// Data is true when the initiator sent payload after completing the
+	// handshake (within FollowUpWait): a client using the service, which
+	// a connect scan never does.
+	Data bool
 }
 
 // OutcomeConfig configures an OutcomeTracker. The zero value and nil mean
@@ -125,6 +140,7 @@ const (
 	stSynAck
 	stAck
 	stUDP
+	stEst // handshake completed; waiting for the initiator's first payload
 )
 
 type pendingSlot struct {
@@ -134,6 +150,7 @@ type pendingSlot struct {
 	seq      uint32
 	state    uint8
 	ttl      uint8
+	rttl     uint8 // TTL of the initiator's ACK (stEst)
 	newHost  bool
 	src, dst netip.Addr
 	sport    uint16
@@ -317,6 +334,8 @@ func (t *OutcomeTracker) finishTimeout(s *pendingSlot, at int64) {
 		t.emit(s, at, OutcomeSuccess, FollowNone, 0)
 	case stAck:
 		t.emit(s, at, OutcomeProbe, FollowNone, 0)
+	case stEst:
+		t.emit(s, at, OutcomeSuccess, FollowACK, s.rttl)
 	default:
 		t.emit(s, at, OutcomeTimeout, FollowNone, 0)
 	}
@@ -336,6 +355,10 @@ func (t *OutcomeTracker) arm(ring int, slot int, s *pendingSlot, deadline int64)
 }
 
 func (t *OutcomeTracker) emit(s *pendingSlot, at int64, out Outcome, f FollowUp, replyTTL uint8) {
+	t.emitData(s, at, out, f, replyTTL, false)
+}
+
+func (t *OutcomeTracker) emitData(s *pendingSlot, at int64, out Outcome, f FollowUp, replyTTL uint8, data bool) {
 	typ := ScanSYN
 	switch s.state {
 	case stAck:
@@ -350,7 +373,7 @@ func (t *OutcomeTracker) emit(s *pendingSlot, at int64, out Outcome, f FollowUp,
 		Start: time.Unix(0, s.start), End: time.Unix(0, at),
 		Src: s.src, Dst: s.dst, SrcPort: s.sport, DstPort: s.dport, Proto: s.proto,
 		Type: typ, Outcome: out, FollowUp: f,
-		NewHost: s.newHost, NewPort: true, ProbeTTL: s.ttl, ReplyTTL: replyTTL,
+		NewHost: s.newHost, NewPort: true, ProbeTTL: s.ttl, ReplyTTL: replyTTL, Data: data,
 	})
 }
 
@@ -428,8 +451,16 @@ func (t *OutcomeTracker) tcp(o *Observation, now int64) {
 		case fwd && s.state == stSynAck && f&RST != 0:
 			t.emit(s, now, OutcomeSuccess, FollowRST, o.TTL)
 			s.h = 0
+		case fwd && s.state == stSynAck && f&(ACK|SYN) == ACK && o.Payload > 0:
+			t.emitData(s, now, OutcomeSuccess, FollowACK, o.TTL, true)
+			s.h = 0
 		case fwd && s.state == stSynAck && f&(ACK|SYN) == ACK:
-			t.emit(s, now, OutcomeSuccess, FollowACK, o.TTL)
+			// Wait a little for the client's first data: a client
+			// uses the service, a connect scan closes at once.
+			s.state, s.rttl = stEst, o.TTL
+			t.arm(1, t.slotIndex(h, s), s, now+t.follow)
+		case fwd && s.state == stEst && (o.Payload > 0 || f&(FIN|RST) != 0):
+			t.emitData(s, now, OutcomeSuccess, FollowACK, s.rttl, o.Payload > 0)
 			s.h = 0
 		case fwd:
 			// retransmission of the first packet: keep waiting
@@ -444,6 +475,9 @@ func (t *OutcomeTracker) tcp(o *Observation, now int64) {
 			s.h = 0
 		case s.state == stAck:
 			s.h = 0 // the other side continues a flow: not a probe
+		case s.state == stEst && f&RST != 0:
+			t.emitData(s, now, OutcomeSuccess, FollowACK, s.rttl, false)
+			s.h = 0
 		}
 		return
 	}
@@ -512,7 +546,7 @@ func (t *OutcomeTracker) icmp(o *Observation, now int64) {
 	}
 	if s.state == stAck {
 		t.emit(s, now, OutcomeProbe, FollowNone, 0)
-	} else if s.state != stSynAck {
+	} else if s.state != stSynAck && s.state != stEst {
 		t.emit(s, now, OutcomeUnreachable, FollowNone, 0)
 	} else {
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 // Pipeline wires sense → analyse → respond: one goroutine reads the Source
 // into batches of observations, one runs the Analyzer over them, and the
-// caller's goroutine (Run) or a forwarding goroutine (Events) hands each
+// caller's goroutine (Run, or the loop over Events) hands each
 // event to the responders in order. The stages are joined by channels of
 // bounded capacity, so memory stays fixed whatever the traffic.
 //
@@ -53,48 +54,75 @@ type pipelineConfig struct {
 	onError      func(error) error
 }
 
-// An Option configures a Pipeline.
-type Option func(*pipelineConfig)
+// An Option configures a Pipeline. An option given a value it cannot use
+// makes NewPipeline fail with an error naming it; nothing is silently
+// clamped.
+type Option func(*pipelineConfig) error
 
 // WithResponder adds responders; each event goes to all of them, in the
-// order they were added.
+// order they were added. A nil responder is an error.
 func WithResponder(r ...Responder) Option {
-	return func(c *pipelineConfig) { c.responders = append(c.responders, r...) }
+	return func(c *pipelineConfig) error {
+		for i, x := range r {
+			if x == nil {
+				return fmt.Errorf("detect: WithResponder: responder %d is nil", i)
+			}
+		}
+		c.responders = append(c.responders, r...)
+		return nil
+	}
 }
 
 // WithLive overrides whether the source is treated as live capture (drop
 // rather than block when analysis lags; wall-clock Advance ticks). By default
 // a source is live when it implements LiveSource and says so.
 func WithLive(live bool) Option {
-	return func(c *pipelineConfig) {
+	return func(c *pipelineConfig) error {
 		c.live = -1
 		if live {
 			c.live = 1
 		}
+		return nil
 	}
 }
 
 // WithAdvanceEvery sets how often, in packet time (and wall time for live
-// sources), the analyser's Advance is called. Default 1 s.
+// sources), the analyser's Advance is called. Default 1 s; d must be
+// positive.
 func WithAdvanceEvery(d time.Duration) Option {
-	return func(c *pipelineConfig) {
-		if d > 0 {
-			c.advanceEvery = d
+	return func(c *pipelineConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("detect: WithAdvanceEvery(%v): must be positive", d)
 		}
+		c.advanceEvery = d
+		return nil
 	}
 }
 
 // WithDrain sets how far past the last packet the final Advance reaches when
-// the source ends. Default 1 minute; 0 skips the final Advance.
+// the source ends. Default 1 minute; 0 skips the final Advance; negative is
+// an error.
 func WithDrain(d time.Duration) Option {
-	return func(c *pipelineConfig) { c.drain = max(d, 0) }
+	return func(c *pipelineConfig) error {
+		if d < 0 {
+			return fmt.Errorf("detect: WithDrain(%v): must not be negative", d)
+		}
+		c.drain = d
+		return nil
+	}
 }
 
 // WithQueue sets how many observations may wait between reader and
-// analyser (rounded to whole batches of 256; at least 2 batches).
-// Default 4096.
+// analyser, in whole batches of 256 (n is rounded up; at least 512).
+// Default 4096. n below 1 is an error.
 func WithQueue(n int) Option {
-	return func(c *pipelineConfig) { c.batches = max(2, (n+c.batchSize-1)/c.batchSize) }
+	return func(c *pipelineConfig) error {
+		if n < 1 {
+			return fmt.Errorf("detect: WithQueue(%d): must be at least 1", n)
+		}
+		c.batches = max(2, (n+c.batchSize-1)/c.batchSize)
+		return nil
+	}
 }
 
 // WithErrorHandler lets responder errors be absorbed: fn gets each error a
@@ -102,17 +130,29 @@ func WithQueue(n int) Option {
 // Stats.ResponderErrors and goes on, otherwise it stops with fn's error.
 // Without a handler the first responder error stops the pipeline.
 func WithErrorHandler(fn func(error) error) Option {
-	return func(c *pipelineConfig) { c.onError = fn }
+	return func(c *pipelineConfig) error {
+		if fn == nil {
+			return errors.New("detect: WithErrorHandler: nil handler")
+		}
+		c.onError = fn
+		return nil
+	}
 }
 
-// NewPipeline returns a pipeline reading src through analyzer a. The
-// pipeline does not close src.
-func NewPipeline(src Source, a Analyzer, opts ...Option) *Pipeline {
+// NewPipeline returns a pipeline reading src through analyzer a, or the
+// error of the first option that cannot be applied. The pipeline does not
+// close src.
+func NewPipeline(src Source, a Analyzer, opts ...Option) (*Pipeline, error) {
+	if src == nil || a == nil {
+		return nil, errors.New("detect: NewPipeline: nil source or analyser")
+	}
 	c := pipelineConfig{advanceEvery: time.Second, drain: time.Minute, batchSize: 256, batches: 16, eventBuffer: 64}
 	for _, o := range opts {
-		o(&c)
+		if err := o(&c); err != nil {
+			return nil, err
+		}
 	}
-	return &Pipeline{src: src, an: a, cfg: c}
+	return &Pipeline{src: src, an: a, cfg: c}, nil
 }
 
 // Stats are a pipeline's counters. They may be read while it runs.
@@ -169,33 +209,50 @@ var ErrPipelineStarted = errors.New("detect: pipeline already started")
 // Run runs the pipeline until the source ends, ctx is cancelled, the source
 // fails, or a responder fails. It returns nil when the source ended and
 // every event was handled, ctx's error after cancellation, or the failure.
-// All goroutines it started have exited when it returns.
+// When the source fails (a truncated capture file, say), what was read
+// before is analysed to the end (including the final drain, see WithDrain)
+// and its events reach the responders before Run returns the source's
+// error. All goroutines it started have exited when it returns.
 func (p *Pipeline) Run(ctx context.Context) error {
 	return p.run(ctx, nil)
 }
 
-// Events runs the pipeline in the background and returns its events (after
-// the responders have seen them) and a channel that receives exactly one
-// value, Run's result, after the event channel is closed. The caller must
-// drain the event channel or cancel ctx.
-func (p *Pipeline) Events(ctx context.Context) (<-chan Event, <-chan error) {
-	out := make(chan Event)
-	errc := make(chan error, 1)
-	go func() {
-		err := p.run(ctx, func(ctx context.Context, e Event) error {
-			select {
-			case out <- e:
-				return nil
-			case <-ctx.Done():
-				return context.Cause(ctx)
+// Events runs the pipeline and yields its events (after the responders
+// have seen them) on the caller's goroutine. If the pipeline fails (source,
+// responder, or cancellation of ctx), the last pair carries the error and a
+// zero Event. Breaking out of the loop stops the pipeline; every goroutine
+// it started has exited when the loop ends.
+//
+//	for e, err := range p.Events(ctx) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(e.Kind, e.Source)
+//	}
+//
+// There is no channel form: the iterator needs no goroutine of the
+// caller's to drain it and cannot leak one, and a channel can be fed from
+// it in three lines where one is needed.
+func (p *Pipeline) Events(ctx context.Context) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stopped := false
+		err := p.run(ctx, func(_ context.Context, e Event) error {
+			if !yield(e, nil) {
+				stopped = true
+				return errStopped
 			}
+			return nil
 		})
-		close(out)
-		errc <- err
-		close(errc)
-	}()
-	return out, errc
+		if !stopped && err != nil {
+			yield(Event{}, err)
+		}
+	}
 }
+
+// errStopped ends a pipeline whose event loop was left early.
+var errStopped = errors.New("detect: event loop stopped")
 
 // obsBatch is a unit of transfer between reader and analyser; batches
 // circulate through a free list so the steady state allocates nothing.
@@ -235,14 +292,14 @@ func (p *Pipeline) run(parent context.Context, sink func(context.Context, Event)
 	var readErr error // written by the reader before it closes full
 	wg.Go(func() {
 		defer close(full)
+		// A source failure does not cancel the analyser: it drains what
+		// was read, and the events found before the failure are delivered
+		// before Run reports it.
 		readErr = p.read(ctx, live, free, full)
-		if readErr != nil && readErr != io.EOF {
-			cancel(readErr)
-		}
 	})
 	wg.Go(func() {
 		defer close(events)
-		p.analyse(ctx, live, free, full, events, func() bool { return readErr == io.EOF })
+		p.analyse(ctx, live, free, full, events, func() bool { return readErr != nil })
 	})
 
 	var stop error
@@ -368,6 +425,7 @@ func (p *Pipeline) read(ctx context.Context, live bool, free <-chan *obsBatch, f
 			send()
 			return io.EOF
 		default:
+			send() // what was read before the failure is analysed too
 			return fmt.Errorf("detect: reading source: %w", err)
 		}
 	}

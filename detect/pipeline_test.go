@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,7 +70,7 @@ func TestPipelineRun(t *testing.T) {
 	obs := append(synScan(v4a, 30, t0, 100*time.Millisecond), synScan(netip.MustParseAddr("198.18.3.3"), 5, t0, time.Second)...)
 	var got []Event
 	bl := NewBlocklist(nil)
-	p := NewPipeline(NewSliceSource(obs), a, WithResponder(Callback(func(e Event) { got = append(got, e) }), bl))
+	p := mustPipeline(t, NewSliceSource(obs), a, WithResponder(Callback(func(e Event) { got = append(got, e) }), bl))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -98,21 +99,84 @@ func TestPipelineEvents(t *testing.T) {
 	for i := range 50 {
 		obs = append(obs, synScan(netip.AddrFrom4([4]byte{198, 18, 4, byte(i)}), 3, t0, time.Millisecond)...)
 	}
-	p := NewPipeline(NewSliceSource(obs), newPortCounter(3), WithQueue(300))
-	events, errc := p.Events(context.Background())
+	p := mustPipeline(t, NewSliceSource(obs), newPortCounter(3), WithQueue(300))
 	n := 0
-	for e := range events {
+	for e, err := range p.Events(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		if e.Source != netip.AddrFrom4([4]byte{198, 18, 4, byte(n)}) {
 			t.Fatalf("event %d out of order: %v", n, e.Source)
 		}
 		n++
 	}
-	if err := <-errc; err != nil || n != 50 {
-		t.Fatalf("err %v, %d events", err, n)
+	if n != 50 {
+		t.Fatalf("%d events", n)
 	}
-	if _, ok := <-errc; ok {
-		t.Fatal("errc not closed")
+}
+
+// A source error comes last, after the events found before it.
+func TestPipelineEventsSourceError(t *testing.T) {
+	boom := errors.New("disk on fire")
+	obs := synScan(v4a, 3, t0, time.Millisecond)
+	src := &scriptSource{obs: obs, err: boom}
+	var kinds []string
+	for e, err := range mustPipeline(t, src, newPortCounter(3)).Events(context.Background()) {
+		if err != nil {
+			kinds = append(kinds, "err")
+			if !errors.Is(err, boom) {
+				t.Errorf("error %v", err)
+			}
+			continue
+		}
+		kinds = append(kinds, e.Source.String())
 	}
+	if len(kinds) != 2 || kinds[0] != v4a.String() || kinds[1] != "err" {
+		t.Fatalf("yielded %v, want the event then the error", kinds)
+	}
+}
+
+// scriptSource yields obs, then err.
+type scriptSource struct {
+	obs []Observation
+	err error
+}
+
+func (s *scriptSource) ReadObservation(o *Observation) error {
+	if len(s.obs) == 0 {
+		return s.err
+	}
+	*o, s.obs = s.obs[0], s.obs[1:]
+	return nil
+}
+
+func TestPipelineOptionErrors(t *testing.T) {
+	src, a := NewSliceSource(nil), newPortCounter(1)
+	for name, o := range map[string]Option{
+		"WithQueue(-5)":         WithQueue(-5),
+		"WithAdvanceEvery(0)":   WithAdvanceEvery(0),
+		"WithDrain(-1s)":        WithDrain(-time.Second),
+		"WithResponder(nil)":    WithResponder(nil),
+		"WithErrorHandler(nil)": WithErrorHandler(nil),
+	} {
+		if _, err := NewPipeline(src, a, o); err == nil {
+			t.Errorf("%s accepted", name)
+		} else if !strings.HasPrefix(err.Error(), "detect: With") {
+			t.Errorf("%s: %v does not name the option", name, err)
+		}
+	}
+	if _, err := NewPipeline(nil, a); err == nil {
+		t.Error("nil source accepted")
+	}
+}
+
+func mustPipeline(t testing.TB, src Source, a Analyzer, opts ...Option) *Pipeline {
+	t.Helper()
+	p, err := NewPipeline(src, a, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // errSource yields a fixed script of results.
@@ -134,7 +198,7 @@ func (s *errSource) ReadObservation(o *Observation) error {
 func TestPipelineCounters(t *testing.T) {
 	boom := errors.New("disk on fire")
 	src := &errSource{script: []error{nil, errMalformedTest, ErrNotObserved, nil, boom, nil}}
-	p := NewPipeline(src, newPortCounter(100))
+	p := mustPipeline(t, src, newPortCounter(100))
 	err := p.Run(context.Background())
 	if !errors.Is(err, boom) {
 		t.Fatalf("fatal source error lost: %v", err)
@@ -154,11 +218,11 @@ func TestPipelineResponderError(t *testing.T) {
 	}
 	bad := errors.New("nft down")
 	fail := ResponderFunc(func(context.Context, Event) error { return bad })
-	p := NewPipeline(NewSliceSource(obs), newPortCounter(5), WithResponder(fail))
+	p := mustPipeline(t, NewSliceSource(obs), newPortCounter(5), WithResponder(fail))
 	if err := p.Run(context.Background()); !errors.Is(err, bad) {
 		t.Fatalf("responder error lost: %v", err)
 	}
-	p = NewPipeline(NewSliceSource(obs), newPortCounter(5), WithResponder(fail), WithErrorHandler(func(error) error { return nil }))
+	p = mustPipeline(t, NewSliceSource(obs), newPortCounter(5), WithResponder(fail), WithErrorHandler(func(error) error { return nil }))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +268,7 @@ func TestPipelineCancel(t *testing.T) {
 			base := runtime.NumGoroutine()
 			ctx, cancel := context.WithCancel(context.Background())
 			src := &endless{live: live}
-			p := NewPipeline(src, newPortCounter(1<<20))
+			p := mustPipeline(t, src, newPortCounter(1<<20))
 			done := make(chan error)
 			go func() { done <- p.Run(ctx) }()
 			for src.n.Load() < 5000 {
@@ -227,15 +291,26 @@ func TestPipelineCancel(t *testing.T) {
 func TestPipelineEventsCancel(t *testing.T) {
 	base := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
-	// Every observation is an event: the consumer stops reading after one.
-	p := NewPipeline(&endless{live: true}, newPortCounter(1))
-	events, errc := p.Events(ctx)
-	<-events
-	cancel()
-	for range events {
+	defer cancel()
+	// Every observation is an event: cancel after the first.
+	p := mustPipeline(t, &endless{live: true}, newPortCounter(1))
+	var last error
+	n := 0
+	for _, err := range p.Events(ctx) {
+		if n++; n == 1 {
+			cancel()
+		}
+		last = err
 	}
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err %v", err)
+	if !errors.Is(last, context.Canceled) {
+		t.Fatalf("last error %v", last)
+	}
+	settle(t, base)
+
+	// Leaving the loop early stops the pipeline too.
+	p = mustPipeline(t, &endless{live: true}, newPortCounter(1))
+	for range p.Events(context.Background()) {
+		break
 	}
 	settle(t, base)
 }
@@ -245,7 +320,7 @@ func TestPipelineLiveDrops(t *testing.T) {
 	a.delay = 50 * time.Microsecond
 	src := &endless{live: true}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := NewPipeline(src, a, WithQueue(512))
+	p := mustPipeline(t, src, a, WithQueue(512))
 	var wg sync.WaitGroup
 	wg.Go(func() { p.Run(ctx) })
 	for p.Stats().Drops == 0 {
@@ -270,7 +345,7 @@ func BenchmarkPipeline(b *testing.B) {
 	obs := synScan(v4a, 1<<16, t0, time.Microsecond)
 	b.ReportAllocs()
 	for b.Loop() {
-		p := NewPipeline(NewSliceSource(obs), &nopAnalyzer{})
+		p := mustPipeline(b, NewSliceSource(obs), &nopAnalyzer{})
 		if err := p.Run(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -291,7 +366,7 @@ func BenchmarkPipelinePcap(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := NewPipeline(src, NewDefaultAnalyzer(nil)).Run(context.Background()); err != nil {
+		if err := mustPipeline(b, src, NewDefaultAnalyzer(nil)).Run(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}

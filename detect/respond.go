@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -26,7 +27,7 @@ type ResponderFunc func(ctx context.Context, e Event) error
 func (f ResponderFunc) Respond(ctx context.Context, e Event) error { return f(ctx, e) }
 
 // Callback returns a Responder that hands every event to fn and never fails.
-func Callback(fn func(Event)) Responder {
+func Callback(fn func(Event)) ResponderFunc {
 	return ResponderFunc(func(_ context.Context, e Event) error {
 		fn(e)
 		return nil
@@ -42,18 +43,24 @@ type Blocker interface {
 	Block(addr netip.Addr, ttl time.Duration) error
 }
 
-// blockTargets returns the addresses an event asks to block: the source,
-// and for a distributed campaign every member. The probable decoys of a
-// KindDecoy event are never blocked: they are usually innocent addresses
-// the real scanner forged.
-func blockTargets(e *Event, fn func(netip.Addr)) {
-	if e.Source.IsValid() {
-		fn(e.Source)
-	}
-	if e.Kind == KindDistributed {
-		for _, a := range e.Sources {
-			if a.IsValid() && a != e.Source {
-				fn(a)
+// BlockTargets yields the addresses the event asks a blocking responder to
+// block: the source, and for a distributed campaign every member. A decoy
+// scan's other members are never yielded (they are usually innocent
+// addresses the real scanner forged), nor anything when the real source
+// could not be told (Source zero); a KindScanEnd summary yields nothing.
+func (e Event) BlockTargets() iter.Seq[netip.Addr] {
+	return func(yield func(netip.Addr) bool) {
+		if e.Kind == KindScanEnd {
+			return
+		}
+		if e.Source.IsValid() && !yield(e.Source) {
+			return
+		}
+		if e.Kind == KindDistributed {
+			for _, a := range e.Sources {
+				if a.IsValid() && a != e.Source && !yield(a) {
+					return
+				}
 			}
 		}
 	}
@@ -125,11 +132,11 @@ func (a *AlertLogger) Respond(ctx context.Context, e Event) error {
 	a.suppressed = 0
 	a.mu.Unlock()
 	attrs := []slog.Attr{
-		slog.String("kind", KindName(e.Kind)),
+		slog.String("kind", e.Kind.String()),
 		slog.String("detector", e.Detector),
 		slog.String("source", e.Source.String()),
-		slog.String("shape", ShapeName(e.Shape)),
-		slog.String("scan_type", ScanTypeName(e.ScanType)),
+		slog.String("shape", e.Shape.String()),
+		slog.String("scan_type", e.ScanType.String()),
 		slog.Int("hosts", e.Hosts),
 		slog.Int("ports", e.Ports),
 		slog.Int("attempts", e.Attempts),
@@ -141,6 +148,9 @@ func (a *AlertLogger) Respond(ctx context.Context, e Event) error {
 			s[i] = a.String()
 		}
 		attrs = append(attrs, slog.Any("sources", s))
+	}
+	if e.Note != "" {
+		attrs = append(attrs, slog.String("note", e.Note))
 	}
 	if sup > 0 {
 		attrs = append(attrs, slog.Uint64("suppressed", sup))
@@ -155,53 +165,4 @@ func (a *AlertLogger) Suppressed() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.suppressed
-}
-
-// KindName returns the lower-case name of an event kind: "scan",
-// "distributed", "decoy" or "unknown".
-func KindName(k EventKind) string {
-	switch k {
-	case KindScan:
-		return "scan"
-	case KindDistributed:
-		return "distributed"
-	case KindDecoy:
-		return "decoy"
-	}
-	return "unknown"
-}
-
-// ShapeName returns "horizontal", "vertical", "block" or "unknown".
-func ShapeName(s Shape) string {
-	switch s {
-	case ShapeHorizontal:
-		return "horizontal"
-	case ShapeVertical:
-		return "vertical"
-	case ShapeBlock:
-		return "block"
-	}
-	return "unknown"
-}
-
-// ScanTypeName returns the technique's short name: "syn", "connect", "fin",
-// "null", "xmas", "ack", "udp" or "unknown".
-func ScanTypeName(t ScanType) string {
-	switch t {
-	case ScanSYN:
-		return "syn"
-	case ScanConnect:
-		return "connect"
-	case ScanFIN:
-		return "fin"
-	case ScanNULL:
-		return "null"
-	case ScanXmas:
-		return "xmas"
-	case ScanACK:
-		return "ack"
-	case ScanUDP:
-		return "udp"
-	}
-	return "unknown"
 }

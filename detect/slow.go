@@ -72,7 +72,7 @@ type slowState struct {
 	at    int64
 }
 
-func (p *slowParams) update(s *slowState, at int64) {
+func (p *slowParams) update(s *slowState, at int64, w float64) {
 	if s.at != 0 && at > s.at {
 		dt := float64(at - s.at)
 		for i := 0; i < p.n; i++ {
@@ -83,7 +83,7 @@ func (p *slowParams) update(s *slowState, at int64) {
 		s.at = at
 	}
 	for i := 0; i < p.n; i++ {
-		s.score[i]++
+		s.score[i] += w
 	}
 }
 

@@ -164,14 +164,14 @@ func (p *trwParams) theta0For(c *Contact) float64 {
 // scan of one host moves a walk too.
 type trwState struct{ host, port float64 }
 
-func (p *trwParams) step(x *float64, failed bool, t0 float64) {
+func (p *trwParams) step(x *float64, failed bool, t0, w float64) {
 	switch {
 	case t0 != p.theta0 && failed:
-		*x += math.Log((1 - p.theta1) / (1 - t0))
+		*x += w * math.Log((1-p.theta1)/(1-t0))
 	case t0 != p.theta0:
 		*x += math.Log(p.theta1 / t0)
 	case failed:
-		*x += p.fail
+		*x += w * p.fail
 	default:
 		*x += p.succ
 	}
@@ -180,18 +180,29 @@ func (p *trwParams) step(x *float64, failed bool, t0 float64) {
 	}
 }
 
-func (p *trwParams) update(s *trwState, newHost, failed bool, t0 float64) {
-	if newHost {
-		p.step(&s.host, failed, t0)
+// back takes d off a walk (a refunded failure), resetting it like a
+// benign verdict when it falls to η0.
+func (p *trwParams) back(x *float64, d float64) {
+	*x -= d
+	if *x <= p.lower {
+		*x = 0
 	}
-	p.step(&s.port, failed, t0)
+}
+
+// update steps both walks; a failure moves them by w times the usual
+// step (w < 1 for failures with an innocent explanation).
+func (p *trwParams) update(s *trwState, newHost, failed bool, t0, w float64) {
+	if newHost {
+		p.step(&s.host, failed, t0, w)
+	}
+	p.step(&s.port, failed, t0, w)
 }
 
 // fire reports whether either walk crossed η1; the score is the larger
 // likelihood ratio.
 func (p *trwParams) fire(s *trwState, st *srcState) (bool, float64) {
 	x := max(s.host, s.port)
-	if x < p.upper || st.fails < p.minFail {
+	if x < p.upper || st.wfail < float32(p.minFail) {
 		return false, 0
 	}
 	return true, math.Exp(x)

@@ -55,8 +55,18 @@ func TestTRWResetsInsteadOfWhitelisting(t *testing.T) {
 	if len(s.evs) != 0 {
 		t.Fatalf("events during benign phase: %+v", s.evs)
 	}
-	for i := range 4 {
+	// A few failures after a benign history are what clients do (a
+	// closed port, a dead host): not a scan.
+	for i := range 6 {
 		s.contact(src, byte(100+i), false)
+	}
+	if len(s.evs) != 0 {
+		t.Fatalf("a client with 30 successes reported after 8 failures: %+v", s.evs)
+	}
+	// Once failures are 40 % of its first contacts, the walk (which reset
+	// on the benign verdict rather than trusting forever) reports it.
+	for i := range 14 {
+		s.contact(src, byte(110+i), false)
 	}
 	if len(s.evs) != 1 || s.evs[0].Source != src || s.evs[0].Detector != "trw" {
 		t.Fatalf("after turning to scanning: events %+v, want one trw event", s.evs)

@@ -51,10 +51,12 @@ type Result struct {
 	AttemptsMedian, AttemptsP95 float64
 	AnsweredMedian, AnsweredP95 float64
 	AllAttemptsMedian           float64 // every detected scanner
+	SlowAttemptsMedian          float64 // slow scanners: probes on the wire before the event
 	TTDMedian, TTDP95           time.Duration
 
 	PeakMemory    int
 	DecoyScans    int
+	DecoyTellable int // decoy scans whose decoys are down (Actor.DecoysSilent)
 	DecoyNamed    int // KindDecoy named the real source (a decoy scan counts as detected when a KindDecoy lists its real source at all)
 	DecoysBlocked int // decoy addresses reported as scanners
 	FloodSources  int
@@ -70,6 +72,9 @@ type Result struct {
 	Missed        []string // kinds of missed scanners, for the log
 	FalseKinds    []string // kinds of benign actors reported, for the log
 	Late          []string // fast single-source scanners needing more than 10 attempts
+
+	// per-scanner values behind the medians, for pooling over traces
+	fastAnswered, slowAttempts []float64
 }
 
 // Recall is the share of scanner actors detected.
@@ -185,7 +190,7 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 	}
 	scannerSrc := map[netip.Addr]bool{}
-	var fastAtt, fastAns, allAtt []float64
+	var fastAtt, fastAns, allAtt, slowAtt []float64
 	var ttd []time.Duration
 	for _, a := range tr.Actors {
 		switch a.Role {
@@ -219,6 +224,9 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 		if a.Kind == "decoy" {
 			r.DecoyScans++
+			if a.DecoysSilent {
+				r.DecoyTellable++
+			}
 			if named[a.Sources[0]] {
 				r.DecoyNamed++
 			}
@@ -277,9 +285,22 @@ func Score(tr *Traffic, events []detect.Event) Result {
 		}
 		n := upTo(when)
 		allAtt = append(allAtt, float64(n))
+		if a.Slow() {
+			slowAtt = append(slowAtt, float64(n))
+		}
 		if a.Fast() && len(a.Sources) == 1 && a.Kind != "decoy" {
 			fastAtt = append(fastAtt, float64(n))
-			fastAns = append(fastAns, float64(upTo(when.Add(-a.RTT))))
+			if len(a.Answers) > 0 {
+				n, _ := slices.BinarySearchFunc(a.Answers, when, func(p, t time.Time) int {
+					if p.After(t) {
+						return 1
+					}
+					return -1
+				})
+				fastAns = append(fastAns, float64(n))
+			} else {
+				fastAns = append(fastAns, float64(upTo(when.Add(-a.RTT))))
+			}
 			if n > 10 {
 				r.Late = append(r.Late, fmt.Sprintf("%s/%s/%s/%v:%d", a.Kind, shapeName(a.Shape), typeName(a.Type), a.Gap, n))
 			}
@@ -308,6 +329,8 @@ func Score(tr *Traffic, events []detect.Event) Result {
 	r.AttemptsMedian, r.AttemptsP95 = quantile(fastAtt, 0.5), quantile(fastAtt, 0.95)
 	r.AnsweredMedian, r.AnsweredP95 = quantile(fastAns, 0.5), quantile(fastAns, 0.95)
 	r.AllAttemptsMedian = quantile(allAtt, 0.5)
+	r.SlowAttemptsMedian = quantile(slowAtt, 0.5)
+	r.fastAnswered, r.slowAttempts = fastAns, slowAtt
 	if len(ttd) > 0 {
 		slices.Sort(ttd)
 		r.TTDMedian, r.TTDP95 = ttd[len(ttd)/2], ttd[min(len(ttd)-1, int(0.95*float64(len(ttd))))]
@@ -337,7 +360,7 @@ func typeName(t detect.ScanType) string {
 
 // Table formats results as a fixed-width text table. Columns: recall over
 // scanner actors (a campaign or decoy scan counts once); fast (≤ 1 s
-// between probes) and slow (≥ 30 s) scanners detected; benign sources
+// between probes) and slow (≥ 10 s) scanners detected; benign sources
 // reported and their share; precision over reported sources; attempts to
 // detection of fast single-source scanners, median/p95, as probes on the
 // wire before the event and as probes answered by then (sent a round trip

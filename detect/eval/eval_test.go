@@ -137,3 +137,54 @@ func TestGenerateDeterministic(t *testing.T) {
 func inLab4(a netip.Addr) bool { return netip.MustParsePrefix("198.18.0.0/15").Contains(a) }
 
 func inLab6(a netip.Addr) bool { return netip.MustParsePrefix("2001:db8::/32").Contains(a) }
+
+// TestCorpus scores every detector on the real captures of the corpus
+// (real scanners and real benign clients in the netns lab; see
+// corpus_lab_test.go). The default analyser must report every scanner and
+// no benign source, name the real source of a decoy scan whose decoys are
+// down, and never report a decoy or a spoofed source.
+func TestCorpus(t *testing.T) {
+	caps, err := LoadCorpus(os.DirFS(CorpusDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(caps) == 0 {
+		t.Fatal("no captures in " + CorpusDir)
+	}
+	var fastAns, slowAtt []float64
+	for _, c := range caps {
+		t.Run(c.Name, func(t *testing.T) {
+			rs := runAll(t, c.Traffic)
+			ours := rs["ours-default"]
+			fastAns = append(fastAns, ours.fastAnswered...)
+			slowAtt = append(slowAtt, ours.slowAttempts...)
+			if ours.Scanners == 0 || ours.Detected != ours.Scanners {
+				t.Errorf("scanners detected %d/%d, want all; missed %v", ours.Detected, ours.Scanners, ours.Missed)
+			}
+			if ours.FalsePos != 0 {
+				t.Errorf("benign sources reported %d/%d (%v), want none", ours.FalsePos, ours.Benign, ours.FalseKinds)
+			}
+			if ours.FloodReported != 0 || ours.DecoysBlocked != 0 {
+				t.Errorf("spoofed sources reported %d, decoys reported %d, want none", ours.FloodReported, ours.DecoysBlocked)
+			}
+			if ours.PeakMemory > memoryCap {
+				t.Errorf("peak memory %d bytes, cap %d", ours.PeakMemory, memoryCap)
+			}
+			if ours.DecoyNamed < ours.DecoyTellable {
+				t.Errorf("decoy scans with silent decoys: real source named in %d of %d", ours.DecoyNamed, ours.DecoyTellable)
+			}
+			t.Logf("decoy scans named %d/%d (%d with silent decoys)", ours.DecoyNamed, ours.DecoyScans, ours.DecoyTellable)
+		})
+	}
+	// Probes to detection, pooled over the captures: answered probes for
+	// fast single-source scanners, probes on the wire for slow ones.
+	fm, sm := quantile(fastAns, 0.5), quantile(slowAtt, 0.5)
+	t.Logf("probes to detection: fast (%d scanners) median %.0f p95 %.0f answered; slow (%d) median %.0f",
+		len(fastAns), fm, quantile(fastAns, 0.95), len(slowAtt), sm)
+	if len(fastAns) == 0 || fm > 5 {
+		t.Errorf("fast scanners: median %.0f answered probes to detection over %d, want <= 5", fm, len(fastAns))
+	}
+	if len(slowAtt) == 0 || sm > 10 {
+		t.Errorf("slow scanners: median %.0f probes to detection over %d, want <= 10", sm, len(slowAtt))
+	}
+}

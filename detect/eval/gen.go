@@ -74,13 +74,20 @@ type Actor struct {
 	Gap     time.Duration   // scanners: time between probes
 	Probes  []time.Time     // scanners: time of every first-contact probe
 	RTT     time.Duration   // scanners: round trip between the (first) source and the network
+	// Answers holds, in time order, when answers to the probes came back,
+	// where the trace knows (real captures); otherwise probes count as
+	// answered one RTT after they were sent.
+	Answers []time.Time
+	// DecoysSilent is true for a decoy scan whose decoys never answer
+	// (they are down): the wire tells the real source, which must be named.
+	DecoysSilent bool
 }
 
 // Fast reports whether a scanner probes at least once a second.
 func (a *Actor) Fast() bool { return a.Role == Scanner && a.Gap <= time.Second }
 
-// Slow reports whether a scanner waits 30 s or more between probes.
-func (a *Actor) Slow() bool { return a.Role == Scanner && a.Gap >= 30*time.Second }
+// Slow reports whether a scanner waits 10 s or more between probes.
+func (a *Actor) Slow() bool { return a.Role == Scanner && a.Gap >= 10*time.Second }
 
 // Traffic is a generated trace: observations in time order and labels.
 type Traffic struct {

@@ -1,5 +1,10 @@
 // Command detect watches traffic for port scans and prints what it finds as
-// JSON Lines, one object per event. It shows the detect package end to end:
+// JSON Lines, one detect.Event per line (the SIEM form: kind, detector,
+// detection time, first_seen, source, shape, scan_type, probes until
+// detection as attempts, an evidence sample, and a scan-end summary when a
+// reported scan goes quiet). When the source fails (a truncated capture,
+// say), the events found up to the failure are printed, then the error,
+// and the exit status is 1. It shows the detect package end to end:
 // a source (pcap/pcapng file or live AF_PACKET capture), the default
 // analyser, and responders (a callback that prints, optionally an nftables
 // blocker).
@@ -33,22 +38,8 @@ import (
 	"time"
 
 	"github.com/portsense/portsense/detect"
+	"github.com/portsense/portsense/detect/nft"
 )
-
-// jsonEvent is the printed form of a detect.Event.
-type jsonEvent struct {
-	Kind     string       `json:"kind"`
-	Detector string       `json:"detector"`
-	Source   netip.Addr   `json:"source"`
-	Sources  []netip.Addr `json:"sources,omitempty"`
-	Shape    string       `json:"shape"`
-	ScanType string       `json:"scan_type"`
-	Hosts    int          `json:"hosts"`
-	Ports    int          `json:"ports"`
-	Attempts int          `json:"attempts"`
-	Score    float64      `json:"score"`
-	Time     time.Time    `json:"time"`
-}
 
 // prefixes is a repeatable --allow flag.
 type prefixes []netip.Prefix
@@ -97,6 +88,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	switch {
 	case fs.NArg() > 0:
+		if o.file == "" && o.iface == "" {
+			return o, fmt.Errorf("unexpected argument %q (to read a capture file, use -r %s)", fs.Arg(0), fs.Arg(0))
+		}
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case (o.file == "") == (o.iface == ""):
 		return o, errors.New("need exactly one of -r FILE or -i IFACE")
@@ -121,9 +115,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "detect:", err)
+		fmt.Fprintln(os.Stderr, message(err))
 		os.Exit(1)
 	}
+}
+
+// message prefixes an error with the program's name once: the library's
+// errors already start with "detect: ".
+func message(err error) string {
+	if m := err.Error(); strings.HasPrefix(m, "detect: ") {
+		return m
+	}
+	return "detect: " + err.Error()
 }
 
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
@@ -150,11 +153,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	var werr error
 	print := detect.ResponderFunc(func(_ context.Context, e detect.Event) error {
 		if werr == nil {
-			werr = enc.Encode(jsonEvent{
-				Kind: detect.KindName(e.Kind), Detector: e.Detector, Source: e.Source, Sources: e.Sources,
-				Shape: detect.ShapeName(e.Shape), ScanType: detect.ScanTypeName(e.ScanType),
-				Hosts: e.Hosts, Ports: e.Ports, Attempts: e.Attempts, Score: e.Score, Time: e.Time,
-			})
+			werr = enc.Encode(e) // detect.Event is JSON-ready: enums marshal as names
 		}
 		if werr == nil && o.iface != "" {
 			werr = out.Flush() // live: show events as they happen
@@ -163,7 +162,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	})
 	responders := []detect.Responder{print}
 	if o.block {
-		blk, err := detect.NewNFTBlocker(&detect.NFTConfig{TTL: o.ttl, Allow: detect.Allowlist(o.allow)})
+		blk, err := nft.New(&nft.Config{TTL: o.ttl, Allow: detect.Allowlist(o.allow)})
 		if err != nil {
 			return err
 		}
@@ -171,8 +170,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		responders = append(responders, blk)
 	}
 
-	p := detect.NewPipeline(src, detect.NewDefaultAnalyzer(nil), detect.WithResponder(responders...))
-	err := p.Run(ctx)
+	p, err := detect.NewPipeline(src, detect.NewDefaultAnalyzer(nil), detect.WithResponder(responders...))
+	if err != nil {
+		return err
+	}
+	err = p.Run(ctx)
 	if o.stats {
 		st := p.Stats()
 		fmt.Fprintf(stderr, "packets %d observations %d skipped %d malformed %d drops %d kernel-drops %d events %d memory %d\n",
@@ -181,8 +183,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if errors.Is(err, context.Canceled) {
 		return nil // interrupted: a normal way to stop live capture
 	}
-	if err == nil {
-		err = out.Flush()
+	// The events found before a failure (a truncated file, say) are
+	// printed first, then the error is returned.
+	if ferr := out.Flush(); err == nil {
+		err = ferr
 	}
 	return err
 }

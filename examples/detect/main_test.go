@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -91,4 +95,82 @@ func TestPcapScan(t *testing.T) {
 		t.Errorf("stats %q", errOut.String())
 	}
 	t.Logf("%s", out.String())
+}
+
+// truncatedCapture writes a real capture from the eval corpus (nmap and
+// benign clients in the netns lab), cut in the middle of a packet record at
+// about frac of its length, and the same capture cut cleanly before that
+// record.
+func truncatedCapture(t *testing.T, frac float64) (cut, clean string) {
+	t.Helper()
+	f, err := os.Open("../../detect/eval/testdata/corpus/fast.pcap.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walk the records to the one holding the cut and cut inside it.
+	off := 24
+	for off+16 < len(b) {
+		n := int(binary.LittleEndian.Uint32(b[off+8:]))
+		if float64(off+16+n) > frac*float64(len(b)) {
+			break
+		}
+		off += 16 + n
+	}
+	n := int(binary.LittleEndian.Uint32(b[off+8:]))
+	dir := t.TempDir()
+	cut, clean = filepath.Join(dir, "cut.pcap"), filepath.Join(dir, "clean.pcap")
+	if err := os.WriteFile(cut, b[:off+16+n/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(clean, b[:off], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cut, clean
+}
+
+// A truncated capture: the events found before the cut are printed, then
+// run fails with the source's error, named once ("detect: " not doubled).
+func TestTruncatedCapture(t *testing.T) {
+	path, clean := truncatedCapture(t, 0.6)
+	var want bytes.Buffer
+	if err := run(context.Background(), options{file: clean}, &want, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), options{file: path}, &out, &errOut)
+	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("run: %v, want an error wrapping io.ErrUnexpectedEOF", err)
+	}
+	msg := message(err)
+	if strings.Count(msg, "detect:") != 1 {
+		t.Errorf("message %q: want one \"detect:\"", msg)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	scans := 0
+	for _, l := range lines {
+		var e struct{ Kind string }
+		if json.Unmarshal([]byte(l), &e) == nil && e.Kind == "scan" {
+			scans++
+		}
+	}
+	if scans < 3 || out.String() != want.String() {
+		t.Fatalf("printed before the cut:\n%s\nwant what the same packets give without the cut:\n%s", out.String(), want.String())
+	}
+	t.Logf("%d scan events before the cut; error: %s", scans, msg)
+}
+
+func TestPositionalFileHint(t *testing.T) {
+	_, err := parseFlags([]string{"/tmp/capture.pcap"})
+	if err == nil || !strings.Contains(err.Error(), "-r /tmp/capture.pcap") {
+		t.Errorf("%v: want a hint to use -r", err)
+	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package detect
+package nft
 
 import (
 	"context"
@@ -13,19 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portsense/portsense/detect"
 	"github.com/portsense/portsense/internal/netlab"
 )
 
 // eventLog collects events from the pipeline for the test goroutine.
 type eventLog struct {
 	mu sync.Mutex
-	ev []Event
+	ev []detect.Event
 }
 
-func (l *eventLog) add(e Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.mu.Unlock() }
+func (l *eventLog) add(e detect.Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.mu.Unlock() }
 
 // wait returns the first event naming src, waiting up to d.
-func (l *eventLog) wait(src netip.Addr, d time.Duration) (Event, bool) {
+func (l *eventLog) wait(src netip.Addr, d time.Duration) (detect.Event, bool) {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		l.mu.Lock()
 		for _, e := range l.ev {
@@ -36,7 +37,7 @@ func (l *eventLog) wait(src netip.Addr, d time.Duration) (Event, bool) {
 		}
 		l.mu.Unlock()
 	}
-	return Event{}, false
+	return detect.Event{}, false
 }
 
 func nmap(t *testing.T, args ...string) string {
@@ -67,13 +68,13 @@ func TestEndToEndLab(t *testing.T) {
 	}
 
 	ifname := hostIface(t, h)
-	var src *AFPacketSource
-	var blk *NFTBlocker
+	var src *detect.AFPacketSource
+	var blk *Blocker
 	if err := h.Do(func() (err error) {
-		if src, err = NewAFPacketSource(t.Context(), ifname, nil); err != nil {
+		if src, err = detect.NewAFPacketSource(t.Context(), ifname, nil); err != nil {
 			return err
 		}
-		blk, err = NewNFTBlocker(&NFTConfig{Table: "portsense_e2e", Allow: Allowlist{netip.PrefixFrom(friend, 32)}})
+		blk, err = New(&Config{Table: "portsense_e2e", Allow: detect.Allowlist{netip.PrefixFrom(friend, 32)}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestEndToEndLab(t *testing.T) {
 	defer blk.Close()
 
 	var log eventLog
-	p := NewPipeline(src, NewDefaultAnalyzer(nil), WithResponder(Callback(log.add), blk))
+	p := mustPipeline(t, src, detect.NewDefaultAnalyzer(nil), detect.WithResponder(detect.Callback(log.add), blk))
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(ctx) }()
@@ -123,7 +124,7 @@ func TestEndToEndLab(t *testing.T) {
 		t.Fatal("scan not detected")
 	}
 	t.Logf("scanner: %+v", e)
-	if e.Kind == KindScan && e.Attempts > 10 {
+	if e.Kind == detect.KindScan && e.Attempts > 10 {
 		t.Errorf("detected after %d attempts, want ≤ 10", e.Attempts)
 	}
 	if !blk.Blocked(h.Local4) {
@@ -141,4 +142,32 @@ func TestEndToEndLab(t *testing.T) {
 	} else {
 		c.Close()
 	}
+}
+
+func mustPipeline(t testing.TB, src detect.Source, a detect.Analyzer, opts ...detect.Option) *detect.Pipeline {
+	t.Helper()
+	p, err := detect.NewPipeline(src, a, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// hostIface returns the host namespace's veth name.
+func hostIface(t *testing.T, h *netlab.Host) string {
+	t.Helper()
+	var name string
+	err := h.Do(func() error {
+		ifs, err := net.Interfaces()
+		for _, ifi := range ifs {
+			if ifi.Flags&net.FlagLoopback == 0 {
+				name = ifi.Name
+			}
+		}
+		return err
+	})
+	if err != nil || name == "" {
+		t.Fatalf("host interface: %q %v", name, err)
+	}
+	return name
 }

@@ -1,17 +1,23 @@
 //go:build linux
 
-package detect
+package nft
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
 
+	"github.com/portsense/portsense/detect"
 	"github.com/portsense/portsense/internal/netlab"
 )
 
@@ -50,14 +56,16 @@ func hasTable(t *testing.T, h *netlab.Host, name string) bool {
 	return found
 }
 
-func TestNFTBlockerLab(t *testing.T) {
+func TestMain(m *testing.M) { netlab.Main(m) }
+
+func TestBlockerLab(t *testing.T) {
 	lab := netlab.New(t)
 	h := lab.AddHost(netlab.HostConfig{})
 	h.ListenTCP(t, 8080)
 	allowed := netip.MustParsePrefix("198.18.251.0/24")
-	var blk *NFTBlocker
+	var blk *Blocker
 	if err := h.Do(func() (err error) {
-		blk, err = NewNFTBlocker(&NFTConfig{Table: "portsense_test", Allow: Allowlist{allowed}})
+		blk, err = New(&Config{Table: "portsense_test", Allow: detect.Allowlist{allowed}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -77,7 +85,7 @@ func TestNFTBlockerLab(t *testing.T) {
 	if err := blk.Block(h.Local4, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := blk.Respond(context.Background(), Event{Kind: KindScan, Source: h.Local6}); err != nil {
+	if err := blk.Respond(context.Background(), detect.Event{Kind: detect.KindScan, Source: h.Local6}); err != nil {
 		t.Fatal(err)
 	}
 	if !blk.Blocked(h.Local4) || !blk.Blocked(h.Local6) {
@@ -97,7 +105,7 @@ func TestNFTBlockerLab(t *testing.T) {
 		}
 	}
 
-	if err := blk.Block(netip.MustParseAddr("198.18.251.7"), 0); !errors.Is(err, ErrAllowlisted) {
+	if err := blk.Block(netip.MustParseAddr("198.18.251.7"), 0); !errors.Is(err, detect.ErrAllowlisted) {
 		t.Errorf("allowlisted address: %v", err)
 	}
 
@@ -116,12 +124,32 @@ func TestNFTBlockerLab(t *testing.T) {
 }
 
 // A short timeout is lifted by the kernel itself.
-func TestNFTBlockerExpiryLab(t *testing.T) {
+func TestPriorityZero(t *testing.T) {
+	if p := (*Config)(nil).withDefaults().Priority; p == nil || *p != -10 {
+		t.Errorf("default priority %v", p)
+	}
+	zero := int32(0)
+	if p := (&Config{Priority: &zero}).withDefaults().Priority; p == nil || *p != 0 {
+		t.Errorf("priority 0 became %v", p)
+	}
+}
+
+func TestErrorNamesCapability(t *testing.T) {
+	err := nftError(fmt.Errorf("netlink receive: %w", syscall.EPERM))
+	if !errors.Is(err, syscall.EPERM) || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+		t.Errorf("%v", err)
+	}
+	if err := nftError(syscall.ENOENT); strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+		t.Errorf("%v", err)
+	}
+}
+
+func TestBlockerExpiryLab(t *testing.T) {
 	lab := netlab.New(t)
 	h := lab.AddHost(netlab.HostConfig{})
 	h.ListenTCP(t, 8080)
-	var blk *NFTBlocker
-	if err := h.Do(func() (err error) { blk, err = NewNFTBlocker(nil); return err }); err != nil {
+	var blk *Blocker
+	if err := h.Do(func() (err error) { blk, err = New(nil); return err }); err != nil {
 		t.Fatal(err)
 	}
 	defer blk.Close()
@@ -139,4 +167,41 @@ func TestNFTBlockerExpiryLab(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("block never expired: %v", err)
+}
+
+// Without CAP_NET_ADMIN the kernel refuses the table, and the error says
+// what is missing. The capability is dropped on one locked thread only
+// (the test runs in netlab.Main's private namespace when root).
+func TestBlockerWithoutCapability(t *testing.T) {
+	netlab.New(t) // skips without root
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		blk, err := New(&Config{Table: "portsense_nocap"})
+		if err == nil {
+			blk.Close()
+			errc <- errors.New("table created without CAP_NET_ADMIN")
+			return
+		}
+		if !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+			errc <- fmt.Errorf("error does not name the capability: %w", err)
+			return
+		}
+		t.Logf("%v", err)
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 }

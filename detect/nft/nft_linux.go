@@ -1,6 +1,6 @@
 //go:build linux
 
-package detect
+package nft
 
 import (
 	"context"
@@ -15,9 +15,11 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/portsense/portsense/detect"
 )
 
-// NFTBlocker blocks addresses with nftables, talking netlink directly
+// Blocker blocks addresses with nftables, talking netlink directly
 // (github.com/google/nftables; no nft binary). It owns one table:
 //
 //	table inet portsense {
@@ -31,12 +33,12 @@ import (
 //	}
 //
 // Block adds an element with a timeout, so the kernel itself lifts the block;
-// Close deletes the table. The netlink socket is opened by NewNFTBlocker in
+// Close deletes the table. The netlink socket is opened by New in
 // the calling thread's network namespace and used for the blocker's life, so
-// a blocker created inside a namespace keeps acting there. NFTBlocker is
+// a blocker created inside a namespace keeps acting there. Blocker is
 // safe for concurrent use. It needs CAP_NET_ADMIN.
-type NFTBlocker struct {
-	cfg   NFTConfig
+type Blocker struct {
+	cfg   Config
 	table *nftables.Table
 	set4  *nftables.Set
 	set6  *nftables.Set
@@ -47,18 +49,18 @@ type NFTBlocker struct {
 	closed bool
 }
 
-var _ Responder = (*NFTBlocker)(nil)
-var _ Blocker = (*NFTBlocker)(nil)
+var _ detect.Responder = (*Blocker)(nil)
+var _ detect.Blocker = (*Blocker)(nil)
 
-// NewNFTBlocker creates the blocker's table, sets and chain, replacing a
+// New creates the blocker's table, sets and chain, replacing a
 // stale table of the same name in one transaction.
-func NewNFTBlocker(cfg *NFTConfig) (*NFTBlocker, error) {
+func New(cfg *Config) (*Blocker, error) {
 	c := cfg.withDefaults()
 	conn, err := nftables.New(nftables.AsLasting())
 	if err != nil {
-		return nil, fmt.Errorf("detect: nftables: netlink: %w", err)
+		return nil, fmt.Errorf("nft: netlink: %w", err)
 	}
-	n := &NFTBlocker{cfg: c, conn: conn, exp: make(map[netip.Addr]time.Time)}
+	n := &Blocker{cfg: c, conn: conn, exp: make(map[netip.Addr]time.Time)}
 	n.table = &nftables.Table{Name: c.Table, Family: nftables.TableFamilyINet}
 	// Add-then-delete makes the delete succeed whether or not a stale table
 	// exists; the second add starts from nothing. All in one batch.
@@ -70,7 +72,7 @@ func NewNFTBlocker(cfg *NFTConfig) (*NFTBlocker, error) {
 	for _, s := range []*nftables.Set{n.set4, n.set6} {
 		if err := conn.AddSet(s, nil); err != nil {
 			conn.CloseLasting()
-			return nil, fmt.Errorf("detect: nftables: set %s: %w", s.Name, err)
+			return nil, fmt.Errorf("nft: set %s: %w", s.Name, err)
 		}
 	}
 	ch := conn.AddChain(&nftables.Chain{
@@ -78,13 +80,13 @@ func NewNFTBlocker(cfg *NFTConfig) (*NFTBlocker, error) {
 		Table:    n.table,
 		Type:     nftables.ChainTypeFilter,
 		Hooknum:  nftables.ChainHookInput,
-		Priority: nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority)),
+		Priority: nftables.ChainPriorityRef(nftables.ChainPriority(*c.Priority)),
 	})
 	conn.AddRule(&nftables.Rule{Table: n.table, Chain: ch, Exprs: dropFrom(unix.NFPROTO_IPV4, 12, 4, n.set4)})
 	conn.AddRule(&nftables.Rule{Table: n.table, Chain: ch, Exprs: dropFrom(unix.NFPROTO_IPV6, 8, 16, n.set6)})
 	if err := conn.Flush(); err != nil {
 		conn.CloseLasting()
-		return nil, fmt.Errorf("detect: nftables: creating table inet %s: %w", c.Table, err)
+		return nil, fmt.Errorf("nft: creating table inet %s: %w", c.Table, nftError(err))
 	}
 	return n, nil
 }
@@ -105,10 +107,10 @@ func dropFrom(family byte, off, size uint32, set *nftables.Set) []expr.Any {
 // Block adds addr to the blocker's set for ttl (0: the configured TTL).
 // Blocking an address again extends its timeout, never shortens it.
 // Allowlisted addresses are refused with an error wrapping ErrAllowlisted.
-func (n *NFTBlocker) Block(addr netip.Addr, ttl time.Duration) error {
+func (n *Blocker) Block(addr netip.Addr, ttl time.Duration) error {
 	addr = addr.Unmap()
-	if err := n.cfg.Allow.check(addr); err != nil {
-		return err
+	if n.cfg.Allow.Contains(addr) {
+		return fmt.Errorf("nft: block %v: %w", addr, detect.ErrAllowlisted)
 	}
 	if ttl <= 0 {
 		ttl = n.cfg.TTL
@@ -121,7 +123,7 @@ func (n *NFTBlocker) Block(addr netip.Addr, ttl time.Duration) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return fmt.Errorf("detect: nftables: block %v: %w", addr, net.ErrClosed)
+		return fmt.Errorf("nft: block %v: %w", addr, net.ErrClosed)
 	}
 	set, key := n.set4, addr.AsSlice()
 	if addr.Is6() {
@@ -136,11 +138,11 @@ func (n *NFTBlocker) Block(addr netip.Addr, ttl time.Duration) error {
 		// Adding an existing element does not refresh its timeout:
 		// replace it in one transaction.
 		if err := n.conn.SetDeleteElements(set, el); err != nil {
-			return fmt.Errorf("detect: nftables: block %v: %w", addr, err)
+			return fmt.Errorf("nft: block %v: %w", addr, err)
 		}
 	}
 	if err := n.conn.SetAddElements(set, el); err != nil {
-		return fmt.Errorf("detect: nftables: block %v: %w", addr, err)
+		return fmt.Errorf("nft: block %v: %w", addr, err)
 	}
 	err := n.conn.Flush()
 	if err != nil && had && errors.Is(err, syscall.ENOENT) {
@@ -150,7 +152,7 @@ func (n *NFTBlocker) Block(addr netip.Addr, ttl time.Duration) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("detect: nftables: block %v: %w", addr, err)
+		return fmt.Errorf("nft: block %v: %w", addr, nftError(err))
 	}
 	n.exp[addr] = exp
 	n.gc(now)
@@ -158,7 +160,7 @@ func (n *NFTBlocker) Block(addr netip.Addr, ttl time.Duration) error {
 }
 
 // gc forgets expired entries once the map has grown past the capacity.
-func (n *NFTBlocker) gc(now time.Time) {
+func (n *Blocker) gc(now time.Time) {
 	if len(n.exp) <= n.cfg.Capacity {
 		return
 	}
@@ -171,7 +173,7 @@ func (n *NFTBlocker) gc(now time.Time) {
 
 // Blocked reports whether this blocker has addr blocked (by its own record
 // of what it asked the kernel; elements added by others are not seen).
-func (n *NFTBlocker) Blocked(addr netip.Addr) bool {
+func (n *Blocker) Blocked(addr netip.Addr) bool {
 	addr = addr.Unmap()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -179,21 +181,21 @@ func (n *NFTBlocker) Blocked(addr netip.Addr) bool {
 	return ok && time.Now().Before(t)
 }
 
-// Respond blocks the addresses e names (see Blocklist.Respond for which)
+// Respond blocks the addresses e names (Event.BlockTargets)
 // for the configured TTL. Allowlisted addresses are skipped silently.
-func (n *NFTBlocker) Respond(_ context.Context, e Event) error {
+func (n *Blocker) Respond(_ context.Context, e detect.Event) error {
 	var err error
-	blockTargets(&e, func(a netip.Addr) {
-		if berr := n.Block(a, 0); berr != nil && !errors.Is(berr, ErrAllowlisted) && err == nil {
+	for a := range e.BlockTargets() {
+		if berr := n.Block(a, 0); berr != nil && !errors.Is(berr, detect.ErrAllowlisted) && err == nil {
 			err = berr
 		}
-	})
+	}
 	return err
 }
 
 // Close deletes the blocker's table, lifting every block, and closes the
 // netlink socket.
-func (n *NFTBlocker) Close() error {
+func (n *Blocker) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -206,7 +208,7 @@ func (n *NFTBlocker) Close() error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("detect: nftables: deleting table inet %s: %w", n.cfg.Table, err)
+		return fmt.Errorf("nft: deleting table inet %s: %w", n.cfg.Table, nftError(err))
 	}
 	return nil
 }
