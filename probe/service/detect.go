@@ -1,0 +1,649 @@
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portsense/portsense/result"
+	"github.com/portsense/portsense/target"
+)
+
+// DialFunc opens a connection, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// Detector names the services behind open TCP ports. It is safe for
+// concurrent use: one Detector may probe many ports at once. The zero
+// value is not usable; call [New].
+type Detector struct {
+	db        *DB
+	dial      DialFunc
+	intensity int
+	nullWait  time.Duration
+	probeWait time.Duration
+	quiet     time.Duration
+	budget    time.Duration
+	maxRead   int
+	parallel  int
+}
+
+// Option configures a Detector.
+type Option func(*Detector) error
+
+// Defaults of a Detector.
+const (
+	DefaultIntensity = 7
+	DefaultNullWait  = 2 * time.Second  // how long the NULL probe waits for a banner
+	DefaultProbeWait = 2 * time.Second  // how long a probe waits for a reply
+	DefaultBudget    = 15 * time.Second // the most one port may cost
+	DefaultMaxRead   = 16 << 10         // bytes kept of one reply
+	DefaultParallel  = 4                // probes in flight to one port
+	defaultQuiet     = 300 * time.Millisecond
+)
+
+// WithDB replaces the built-in rules with db (which may be Builtin()
+// extended with DB.Add).
+func WithDB(db *DB) Option {
+	return func(d *Detector) error {
+		if db == nil {
+			return errors.New("service: nil DB")
+		}
+		if db.Probe("NULL") == nil {
+			return errors.New("service: the DB has no NULL probe")
+		}
+		d.db = db
+		return nil
+	}
+}
+
+// WithIntensity sets how many probes a port may get, 0 (only the NULL
+// probe and probes likely for the port number) to 9 (every probe), as
+// nmap's --version-intensity. Probes of rarity up to n are tried.
+func WithIntensity(n int) Option {
+	return func(d *Detector) error {
+		if n < 0 || n > 9 {
+			return fmt.Errorf("service: bad intensity %d: want 0-9", n)
+		}
+		d.intensity = n
+		return nil
+	}
+}
+
+// WithDialer makes connections with fn instead of a net.Dialer, for
+// example to bind a source address or go through a proxy.
+func WithDialer(fn DialFunc) Option {
+	return func(d *Detector) error {
+		if fn == nil {
+			return errors.New("service: nil dialer")
+		}
+		d.dial = fn
+		return nil
+	}
+}
+
+// WithTimeouts sets how long the NULL probe waits for a banner, how long
+// any other probe waits for a reply, and the budget of one port: no port
+// costs more than budget, however slowly it answers. Zero keeps a default.
+func WithTimeouts(nullWait, probeWait, budget time.Duration) Option {
+	return func(d *Detector) error {
+		if nullWait < 0 || probeWait < 0 || budget < 0 {
+			return fmt.Errorf("service: bad timeouts %v/%v/%v: must be >= 0", nullWait, probeWait, budget)
+		}
+		if nullWait > 0 {
+			d.nullWait = nullWait
+		}
+		if probeWait > 0 {
+			d.probeWait = probeWait
+		}
+		if budget > 0 {
+			d.budget = budget
+		}
+		return nil
+	}
+}
+
+// WithParallel sets how many probes may be in flight to one port at once
+// (default 4). Results are still judged in probe order, so a generic rule
+// never shadows a more specific probe tried earlier.
+func WithParallel(n int) Option {
+	return func(d *Detector) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("service: bad per-port parallelism %d: want 1-64", n)
+		}
+		d.parallel = n
+		return nil
+	}
+}
+
+// WithMaxRead caps the bytes kept of one reply (default 16 KiB); a peer
+// that sends more is cut off.
+func WithMaxRead(n int) Option {
+	return func(d *Detector) error {
+		if n < 64 || n > 1<<24 {
+			return fmt.Errorf("service: bad max read %d: want 64 to 16 MiB", n)
+		}
+		d.maxRead = n
+		return nil
+	}
+}
+
+// New returns a Detector with the built-in rules and default budgets,
+// changed by opts.
+func New(opts ...Option) (*Detector, error) {
+	var nd net.Dialer
+	d := &Detector{
+		dial:      nd.DialContext,
+		intensity: DefaultIntensity,
+		nullWait:  DefaultNullWait,
+		probeWait: DefaultProbeWait,
+		quiet:     defaultQuiet,
+		budget:    DefaultBudget,
+		maxRead:   DefaultMaxRead,
+		parallel:  DefaultParallel,
+	}
+	for _, o := range opts {
+		if err := o(d); err != nil {
+			return nil, err
+		}
+	}
+	if d.db == nil {
+		d.db = Builtin()
+	}
+	return d, nil
+}
+
+// DB returns the Detector's rule database.
+func (d *Detector) DB() *DB { return d.db }
+
+// ErrNotOpen is returned when the first connection to a port fails.
+var ErrNotOpen = errors.New("service: port not open")
+
+// Detect connects to addr as often as its probes need and names the
+// service there. An open port always gets a Service: when no rule matched,
+// the name comes from the port table (method "table") and Fingerprint
+// holds the first bytes the port sent. The error is non-nil only when the
+// port could not be connected to at all (wrapping ErrNotOpen) or ctx ended
+// before the first connection.
+func (d *Detector) Detect(ctx context.Context, addr netip.AddrPort) (*result.Service, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.budget)
+	defer cancel()
+	a := addr.String()
+	s := &session{d: d, port: addr.Port(), dial: func(ctx context.Context) (net.Conn, error) {
+		return d.dial(ctx, "tcp", a)
+	}}
+	return s.run(ctx)
+}
+
+// DetectConn names the service on an established connection. It listens
+// for a banner, then sends at most one probe (the one most likely for the
+// banner and the remote port), on c itself; when that probe is a TLS
+// handshake it continues inside TLS the same way. It never closes c.
+// Use Detect where the Detector may open its own connections: it can try
+// many probes, each on a fresh connection, and names more.
+func (d *Detector) DetectConn(ctx context.Context, c net.Conn) (*result.Service, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.budget)
+	defer cancel()
+	var port uint16
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		port = uint16(ta.Port)
+	}
+	s := &session{d: d, port: port, single: &noClose{Conn: c}}
+	return s.run(ctx)
+}
+
+// noClose lends a caller's connection to a session.
+type noClose struct {
+	net.Conn
+	uses int
+}
+
+func (c *noClose) Close() error { return nil }
+
+// session is the detection of one port.
+type session struct {
+	d      *Detector
+	port   uint16
+	dial   func(ctx context.Context) (net.Conn, error)
+	single *noClose // DetectConn: the one connection, used for NULL and one probe
+	tunnel bool     // inside TLS
+	tls    *result.TLSInfo
+
+	soft     *Match
+	first    []byte // the first bytes any probe got back
+	firstBy  string // the probe that got them
+	wantTLS  bool   // a reply said "this is TLS"
+	alpnHTTP bool   // inside TLS that negotiated an HTTP ALPN
+	anyReply bool
+}
+
+func (s *session) conn(ctx context.Context) (net.Conn, error) {
+	if s.single != nil {
+		s.single.uses++
+		if s.single.uses > 2 {
+			return nil, errors.New("service: connection already used")
+		}
+		return s.single, nil
+	}
+	return s.dial(ctx)
+}
+
+// outcome is what one probe got.
+type outcome struct {
+	reply []byte
+	tls   *tlsOutcome
+	err   error
+}
+
+type tlsOutcome struct {
+	info *result.TLSInfo
+	conn net.Conn // single mode: the established TLS connection
+}
+
+func (s *session) run(ctx context.Context) (*result.Service, error) {
+	null := s.d.db.Probe("NULL")
+	if null == nil {
+		return nil, errors.New("service: the DB has no NULL probe")
+	}
+	out := s.exchange(ctx, null, "")
+	if out.err != nil && !s.tunnel {
+		if errors.Is(out.err, context.Canceled) || errors.Is(out.err, context.DeadlineExceeded) {
+			return nil, out.err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrNotOpen, out.err)
+	}
+	if m, ok := s.judge(null, out.reply); ok {
+		return s.service(m), nil
+	}
+	cands := s.candidates()
+	if s.single != nil {
+		cands = cands[:min(1, len(cands))]
+	}
+	if m, inner, ok := s.runProbes(ctx, cands); ok {
+		if inner != nil {
+			return inner, nil
+		}
+		return s.service(m), nil
+	}
+	return s.fallbackService(), nil
+}
+
+// judge matches a reply and records what it teaches. It reports a hard
+// match.
+func (s *session) judge(p *Probe, reply []byte) (*Match, bool) {
+	if len(reply) == 0 {
+		return nil, false
+	}
+	s.anyReply = true
+	if s.first == nil {
+		s.first, s.firstBy = reply, p.Name
+	}
+	only := ""
+	if s.soft != nil {
+		only = s.soft.Service
+	}
+	m, ok := s.d.db.Match(p.Name, reply, only)
+	if !ok {
+		return nil, false
+	}
+	if m.Service == "ssl" {
+		if !s.tunnel {
+			s.wantTLS = true
+		}
+		return nil, false
+	}
+	if m.Soft {
+		if s.soft == nil {
+			s.soft = &m
+		}
+		return nil, false
+	}
+	return &m, true
+}
+
+// likely reports whether p is listed for the session's port.
+func (s *session) likely(p *Probe) bool {
+	pt := target.Port{Proto: target.TCP, Num: s.port}
+	if s.tunnel {
+		return slices.Contains(p.TLSPorts, pt)
+	}
+	return slices.Contains(p.Ports, pt)
+}
+
+// candidates orders the probes still worth sending: TLS first when a
+// reply asked for it, then probes listed for the port, then the rest of
+// rarity up to the intensity, rarest last.
+func (s *session) candidates() []*Probe {
+	var likely, rest []*Probe
+	for _, p := range s.d.db.probes {
+		if p.Name == "NULL" || (p.TLS && s.tunnel) {
+			continue
+		}
+		if s.soft != nil && !s.hasRulesFor(p, s.soft.Service) {
+			continue
+		}
+		switch {
+		case s.alpnHTTP && strings.HasPrefix(p.Name, "http"):
+			likely = append([]*Probe{p}, likely...)
+		case p.TLS && s.wantTLS:
+			likely = append([]*Probe{p}, likely...)
+		case s.likely(p):
+			likely = append(likely, p)
+		case p.Rarity <= s.d.intensity:
+			rest = append(rest, p)
+		}
+	}
+	slices.SortStableFunc(rest, func(a, b *Probe) int { return a.Rarity - b.Rarity })
+	return append(likely, rest...)
+}
+
+func (s *session) hasRulesFor(p *Probe, svc string) bool {
+	if p.TLS {
+		return true // TLS may carry anything
+	}
+	has := func(q *Probe) bool {
+		return slices.ContainsFunc(q.Rules, func(r *Rule) bool { return r.Service == svc && !r.Soft })
+	}
+	if has(p) {
+		return true
+	}
+	for _, f := range p.Fallback {
+		if q := s.d.db.Probe(f); q != nil && has(q) {
+			return true
+		}
+	}
+	return false
+}
+
+// runProbes sends cands with up to d.parallel in flight and judges their
+// outcomes in order, so an earlier probe's match wins over a later one's.
+func (s *session) runProbes(ctx context.Context, cands []*Probe) (*Match, *result.Service, bool) {
+	if len(cands) == 0 {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	par := s.d.parallel
+	if s.single != nil {
+		par = 1
+	}
+	type slot struct {
+		done chan struct{}
+		out  outcome
+	}
+	slots := make([]*slot, len(cands))
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	launch := func(i int) {
+		sl := &slot{done: make(chan struct{})}
+		slots[i] = sl
+		p := cands[i]
+		only := ""
+		if s.soft != nil {
+			only = s.soft.Service
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem; close(sl.done) }()
+			if p.TLS {
+				sl.out = s.handshake(ctx, p)
+			} else {
+				sl.out = s.exchange(ctx, p, only)
+			}
+		}()
+	}
+	next := 0
+	for i := range cands {
+		// Keep the pipe full: launch every probe up to the window.
+		for next < len(cands) && (next <= i || len(sem) < cap(sem)) {
+			if s.soft != nil && !s.hasRulesFor(cands[next], s.soft.Service) {
+				next++
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return nil, nil, false
+			}
+			launch(next)
+			next++
+		}
+		sl := slots[i]
+		if sl == nil {
+			continue // skipped after a soft match
+		}
+		select {
+		case <-sl.done:
+		case <-ctx.Done():
+			return nil, nil, false
+		}
+		p := cands[i]
+		if p.TLS {
+			if sl.out.tls == nil {
+				continue
+			}
+			cancel() // the port speaks TLS: plain probes in flight are moot
+			return nil, s.inside(ctx, sl.out.tls), true
+		}
+		if m, ok := s.judge(p, sl.out.reply); ok {
+			return m, nil, true
+		}
+		if s.wantTLS && s.single == nil && !s.tunnel {
+			// Move the TLS probe up if it is still waiting its turn.
+			for j := i + 1; j < len(cands); j++ {
+				if cands[j].TLS && slots[j] == nil && j >= next {
+					tp := cands[j]
+					copy(cands[next+1:j+1], cands[next:j])
+					cands[next] = tp
+					break
+				}
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// inside continues detection through TLS and returns what it found.
+func (s *session) inside(parent context.Context, t *tlsOutcome) *result.Service {
+	// runProbes cancelled parent to stop the plain probes in flight; the
+	// port's deadline still holds.
+	ctx := context.WithoutCancel(parent)
+	if dl, ok := parent.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	in := &session{d: s.d, port: s.port, tunnel: true, tls: t.info}
+	in.alpnHTTP = t.info.ALPN == "h2" || t.info.ALPN == "http/1.1"
+	if s.single != nil {
+		in.single = &noClose{Conn: t.conn}
+	} else {
+		dial := s.dial
+		in.dial = func(ctx context.Context) (net.Conn, error) {
+			c, err := dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			// No ALPN here: a server that picked h2 would not answer the
+			// HTTP/1 probes.
+			tc := tls.Client(c, tlsConfig(false))
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return tc, nil
+		}
+	}
+	svc, err := in.run(ctx)
+	if err != nil || svc == nil {
+		return in.fallbackService()
+	}
+	return svc
+}
+
+// service turns a match into a result.
+func (s *session) service(m *Match) *result.Service {
+	svc := &result.Service{
+		Name: m.Service, Product: m.Product, Version: m.Version, ExtraInfo: m.Info,
+		Method: "probed", Conf: 10, CPE: m.CPE,
+	}
+	if m.Soft {
+		svc.Conf = 8
+		svc.Fingerprint = s.fingerprint()
+	}
+	if s.tunnel {
+		svc.Tunnel, svc.TLS = "ssl", s.tls
+	}
+	return svc
+}
+
+// maxFingerprint caps the bytes of a reply kept in Fingerprint.
+const maxFingerprint = 256
+
+func (s *session) fingerprint() string {
+	if s.first == nil {
+		return ""
+	}
+	return s.firstBy + ":" + Escape(s.first, maxFingerprint)
+}
+
+// fallbackService is the result for a port no rule named for sure.
+func (s *session) fallbackService() *result.Service {
+	if s.soft != nil {
+		return s.service(s.soft)
+	}
+	if s.tunnel {
+		svc := &result.Service{Name: "ssl", Method: "probed", Conf: 8, TLS: s.tls, Fingerprint: s.fingerprint()}
+		if s.alpnHTTP {
+			svc.Name, svc.Tunnel = "http", "ssl"
+		}
+		return svc
+	}
+	name := target.ServiceName(target.Port{Proto: target.TCP, Num: s.port})
+	if name == "" {
+		name = "unknown"
+	}
+	return &result.Service{Name: name, Method: "table", Conf: 3, Fingerprint: s.fingerprint()}
+}
+
+// exchange sends p's payload on a fresh connection (or the session's one)
+// and reads the reply until the peer closes, goes quiet after sending,
+// the reply names the service, the cap is reached, or p's wait is over.
+func (s *session) exchange(ctx context.Context, p *Probe, only string) outcome {
+	wait := p.Wait
+	if wait == 0 {
+		wait = s.d.probeWait
+		if len(p.Send) == 0 {
+			wait = s.d.nullWait
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	c, err := s.conn(ctx)
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer c.Close()
+	deadline, _ := ctx.Deadline()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		stop()
+		if s.single != nil {
+			c.SetDeadline(time.Time{}) // the caller keeps the connection
+		}
+	}()
+	c.SetDeadline(deadline)
+	if len(p.Send) > 0 {
+		if _, err := c.Write(p.Send); err != nil {
+			return outcome{err: err}
+		}
+	}
+	max := s.d.maxRead
+	buf := make([]byte, 0, min(max, 4096))
+	tmp := make([]byte, min(max, 4096))
+	for len(buf) < max {
+		rd := deadline
+		if len(buf) > 0 {
+			if q := time.Now().Add(s.d.quiet); q.Before(rd) {
+				rd = q
+			}
+		}
+		c.SetReadDeadline(rd)
+		n, err := c.Read(tmp[:min(len(tmp), max-len(buf))])
+		buf = append(buf, tmp[:n]...)
+		if n > 0 {
+			if m, ok := s.d.db.Match(p.Name, buf, only); ok && !m.Soft && m.Service != "ssl" {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	return outcome{reply: buf}
+}
+
+// handshake runs a TLS handshake and reports the session.
+func (s *session) handshake(ctx context.Context, p *Probe) outcome {
+	wait := p.Wait
+	if wait == 0 {
+		wait = s.d.probeWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	c, err := s.conn(ctx)
+	if err != nil {
+		return outcome{err: err}
+	}
+	tc := tls.Client(c, tlsConfig(true))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return outcome{err: err}
+	}
+	info := describeTLS(tc.ConnectionState())
+	if s.single != nil {
+		return outcome{tls: &tlsOutcome{info: info, conn: tc}}
+	}
+	tc.Close()
+	return outcome{tls: &tlsOutcome{info: info}}
+}
+
+// tlsConfig is the client side of detection. It does not verify the
+// peer: detection reports certificates, it does not trust them.
+func tlsConfig(alpn bool) *tls.Config {
+	c := &tls.Config{
+		InsecureSkipVerify: true, // we describe the certificate, we never trust it
+		MinVersion:         tls.VersionTLS10,
+	}
+	if alpn {
+		c.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return c
+}
+
+func describeTLS(st tls.ConnectionState) *result.TLSInfo {
+	info := &result.TLSInfo{
+		Version: tls.VersionName(st.Version),
+		Cipher:  tls.CipherSuiteName(st.CipherSuite),
+		ALPN:    st.NegotiatedProtocol,
+	}
+	if len(st.PeerCertificates) > 0 {
+		c := st.PeerCertificates[0]
+		info.Subject = c.Subject.String()
+		info.Issuer = c.Issuer.String()
+		info.SANs = append(info.SANs, c.DNSNames...)
+		for _, ip := range c.IPAddresses {
+			info.SANs = append(info.SANs, ip.String())
+		}
+		info.NotAfter = c.NotAfter.UTC()
+	}
+	return info
+}
