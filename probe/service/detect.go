@@ -251,7 +251,12 @@ func (s *session) run(ctx context.Context) (*result.Service, error) {
 	if null == nil {
 		return nil, errors.New("service: the DB has no NULL probe")
 	}
-	out := s.exchange(ctx, null, "")
+	var out outcome
+	if !s.alpnHTTP {
+		// Inside TLS that negotiated HTTP the server is known to wait for
+		// the client: no banner to listen for.
+		out = s.exchange(ctx, null, "")
+	}
 	if out.err != nil && !s.tunnel {
 		if errors.Is(out.err, context.Canceled) || errors.Is(out.err, context.DeadlineExceeded) {
 			return nil, out.err
@@ -368,7 +373,11 @@ func (s *session) runProbes(ctx context.Context, cands []*Probe) (*Match, *resul
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() {
+		cancel() // stop the probes still in flight, then wait for them
+		wg.Wait()
+	}()
 	par := s.d.parallel
 	if s.single != nil {
 		par = 1
@@ -379,8 +388,6 @@ func (s *session) runProbes(ctx context.Context, cands []*Probe) (*Match, *resul
 	}
 	slots := make([]*slot, len(cands))
 	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	launch := func(i int) {
 		sl := &slot{done: make(chan struct{})}
 		slots[i] = sl
