@@ -1,10 +1,3 @@
-// Package servicelab starts real Debian daemons (OpenSSH, nginx, lighttpd,
-// Redis, PostgreSQL, MariaDB, vsftpd, Exim, Dovecot, memcached, Mosquitto,
-// OpenLDAP, dnsmasq) inside netlab host namespaces, for the version
-// detection tests of probe/service and the side-by-side benchmark in
-// bench/. Each daemon gets its own configuration and data directory under
-// t.TempDir(); the versions the tests expect are read from the installed
-// binaries or packages at run time, never written down.
 package servicelab
 
 import (
@@ -676,4 +669,3 @@ func startSlapd(t testing.TB, h *netlab.Host, dir string, port uint16) {
 	}
 	start(t, h, bin(t, "slapd"), "-d", "0", "-h", fmt.Sprintf("ldap://0.0.0.0:%d/", port), "-f", p)
 }
-
