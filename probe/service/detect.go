@@ -32,6 +32,18 @@ type Detector struct {
 	budget    time.Duration
 	maxRead   int
 	parallel  int
+	trace     func(Trace)
+}
+
+// Trace reports one probe's exchange, for logging and for collecting
+// replies to write rules from.
+type Trace struct {
+	Addr  string        // the peer, as net.Conn's RemoteAddr or the dialled address
+	Probe string        // the probe's name
+	TLS   bool          // sent inside TLS
+	Reply []byte        // what came back (capped); owned by the callee
+	Err   error         // why the exchange ended early, if it did
+	Took  time.Duration // how long the exchange took
 }
 
 // Option configures a Detector.
@@ -134,6 +146,15 @@ func WithMaxRead(n int) Option {
 	}
 }
 
+// WithTrace calls fn after every probe exchange, from the goroutine that
+// ran it: fn must be safe for concurrent use and quick.
+func WithTrace(fn func(Trace)) Option {
+	return func(d *Detector) error {
+		d.trace = fn
+		return nil
+	}
+}
+
 // New returns a Detector with the built-in rules and default budgets,
 // changed by opts.
 func New(opts ...Option) (*Detector, error) {
@@ -175,7 +196,7 @@ func (d *Detector) Detect(ctx context.Context, addr netip.AddrPort) (*result.Ser
 	ctx, cancel := context.WithTimeout(ctx, d.budget)
 	defer cancel()
 	a := addr.String()
-	s := &session{d: d, port: addr.Port(), dial: func(ctx context.Context) (net.Conn, error) {
+	s := &session{d: d, port: addr.Port(), addr: a, dial: func(ctx context.Context) (net.Conn, error) {
 		return d.dial(ctx, "tcp", a)
 	}}
 	return s.run(ctx)
@@ -194,7 +215,7 @@ func (d *Detector) DetectConn(ctx context.Context, c net.Conn) (*result.Service,
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		port = uint16(ta.Port)
 	}
-	s := &session{d: d, port: port, single: &noClose{Conn: c}}
+	s := &session{d: d, port: port, addr: c.RemoteAddr().String(), single: &noClose{Conn: c}}
 	return s.run(ctx)
 }
 
@@ -210,6 +231,7 @@ func (c *noClose) Close() error { return nil }
 type session struct {
 	d      *Detector
 	port   uint16
+	addr   string
 	dial   func(ctx context.Context) (net.Conn, error)
 	single *noClose // DetectConn: the one connection, used for NULL and one probe
 	tunnel bool     // inside TLS
@@ -468,7 +490,7 @@ func (s *session) inside(parent context.Context, t *tlsOutcome) *result.Service 
 		ctx, cancel = context.WithDeadline(ctx, dl)
 		defer cancel()
 	}
-	in := &session{d: s.d, port: s.port, tunnel: true, tls: t.info}
+	in := &session{d: s.d, port: s.port, addr: s.addr, tunnel: true, tls: t.info}
 	in.alpnHTTP = t.info.ALPN == "h2" || t.info.ALPN == "http/1.1"
 	if s.single != nil {
 		in.single = &noClose{Conn: t.conn}
@@ -544,7 +566,7 @@ func (s *session) fallbackService() *result.Service {
 // exchange sends p's payload on a fresh connection (or the session's one)
 // and reads the reply until the peer closes, goes quiet after sending,
 // the reply names the service, the cap is reached, or p's wait is over.
-func (s *session) exchange(ctx context.Context, p *Probe, only string) outcome {
+func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outcome) {
 	wait := p.Wait
 	if wait == 0 {
 		wait = s.d.probeWait
@@ -554,6 +576,12 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) outcome {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	if s.d.trace != nil {
+		t0 := time.Now()
+		defer func() {
+			s.d.trace(Trace{Addr: s.addr, Probe: p.Name, TLS: s.tunnel, Reply: out.reply, Err: out.err, Took: time.Since(t0)})
+		}()
+	}
 	c, err := s.conn(ctx)
 	if err != nil {
 		return outcome{err: err}

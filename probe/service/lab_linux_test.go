@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +21,28 @@ func TestLabRealDaemons(t *testing.T) {
 	lab := netlab.New(t)
 	std, odd := lab.AddHost(netlab.HostConfig{}), lab.AddHost(netlab.HostConfig{})
 	exps := servicelab.Start(t, std, odd)
-	d, err := New()
+	var opts []Option
+	if dir := os.Getenv("PORTSENSE_SERVICE_CAPTURE"); dir != "" {
+		// Save every reply that names a daemon, for testdata/replies.
+		byAddr := map[string]string{}
+		for _, e := range exps {
+			byAddr[e.Addr.String()] = e.Daemon
+		}
+		var mu sync.Mutex
+		opts = append(opts, WithTrace(func(tr Trace) {
+			if len(tr.Reply) == 0 || byAddr[tr.Addr] == "" {
+				return
+			}
+			name := byAddr[tr.Addr] + "_" + tr.Probe
+			if tr.TLS {
+				name += "_tls"
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			os.WriteFile(filepath.Join(dir, name+".bin"), tr.Reply, 0o644)
+		}))
+	}
+	d, err := New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
