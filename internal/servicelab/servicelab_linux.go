@@ -44,21 +44,23 @@ type portPair struct{ std, odd uint16 }
 // The odd ports deliberately sit on other services' standard ports, so a
 // detector that trusts the port number gets them wrong.
 var layout = map[string]portPair{
-	"openssh":   {22, 8080},
-	"nginx":     {80, 2222},
-	"nginx-tls": {443, 9999},
-	"lighttpd":  {80, 7777}, // on the odd host: nginx holds 80 on the standard host
-	"redis":     {6379, 443},
-	"postgres":  {5432, 6379},
-	"mariadb":   {3306, 5432},
-	"vsftpd":    {21, 25},
-	"exim":      {25, 21},
-	"imap":      {143, 110},
-	"pop3":      {110, 143},
-	"memcached": {11211, 53},
-	"mosquitto": {1883, 389},
-	"slapd":     {389, 1883},
-	"dnsmasq":   {53, 11211},
+	"openssh":       {22, 8080},
+	"nginx":         {80, 2222},
+	"nginx-tls":     {443, 9999},
+	"lighttpd":      {80, 7777}, // on the odd host: nginx holds 80 on the standard host
+	"redis":         {6379, 443},
+	"postgres":      {5432, 6379},
+	"mariadb":       {3306, 5432},
+	"vsftpd":        {21, 25},
+	"exim":          {25, 21},
+	"imap":          {143, 110},
+	"pop3":          {110, 143},
+	"memcached":     {11211, 53},
+	"mosquitto":     {1883, 389},
+	"slapd":         {389, 1883},
+	"dnsmasq":       {53, 11211},
+	"etcd":          {2379, 3306},
+	"node-exporter": {9100, 5672},
 }
 
 // Daemons lists the daemons Start runs, in a stable order.
@@ -243,6 +245,15 @@ func Start(t testing.TB, std, odd *netlab.Host, only ...string) []Expect {
 			startSlapd(t, j.h, dir, j.port)
 			// OpenLDAP does not disclose its version on the wire.
 			e.Service, e.Product = "ldap", "OpenLDAP"
+		case "etcd":
+			start(t, j.h, bin(t, "etcd"), "--name", "lab", "--data-dir", filepath.Join(dir, "data"),
+				"--listen-client-urls", fmt.Sprintf("http://0.0.0.0:%d", j.port),
+				"--advertise-client-urls", fmt.Sprintf("http://%s:%d", j.h.Addr4, j.port),
+				"--listen-peer-urls", "http://127.0.0.1:2380", "--log-level", "error")
+			e.Service, e.Product, e.Version = "http", "etcd", vers["etcd"]
+		case "node-exporter":
+			start(t, j.h, bin(t, "prometheus-node-exporter"), fmt.Sprintf("--web.listen-address=:%d", j.port), "--log.level=error")
+			e.Service, e.Product, e.Version = "http", "node_exporter", vers["node-exporter"]
 		case "dnsmasq":
 			start(t, j.h, bin(t, "dnsmasq"), "-k", "--conf-file=/dev/null", "--port="+strconv.Itoa(int(j.port)),
 				"--listen-address="+j.h.Addr4.String(), "--bind-interfaces", "--no-resolv", "--no-hosts",
@@ -365,15 +376,17 @@ func readVersions() (map[string]string, error) {
 		re   string
 	}
 	srcs := map[string]src{
-		"nginx":     {"nginx", []string{"-v"}, `nginx/(\d[\w.]*)`},
-		"lighttpd":  {"lighttpd", []string{"-v"}, `lighttpd/(\d[\w.]*)`},
-		"redis":     {"redis-server", []string{"--version"}, `v=(\d[\w.]*)`},
-		"postgres":  {"postgres", []string{"--version"}, `\(PostgreSQL\) (\d+(?:\.\d+)?)`},
-		"mariadb":   {"mariadbd", []string{"--version"}, `Ver (\d+\.\d+\.\d+)-MariaDB`},
-		"exim":      {"exim4", []string{"-bV"}, `Exim version (\d[\w.]*)`},
-		"memcached": {"memcached", []string{"-V"}, `memcached (\d[\w.]*)`},
-		"mosquitto": {"mosquitto", []string{"-h"}, `mosquitto version (\d[\w.]*)`},
-		"dnsmasq":   {"dnsmasq", []string{"-v"}, `Dnsmasq version (\d[\w.]*)`},
+		"nginx":         {"nginx", []string{"-v"}, `nginx/(\d[\w.]*)`},
+		"lighttpd":      {"lighttpd", []string{"-v"}, `lighttpd/(\d[\w.]*)`},
+		"redis":         {"redis-server", []string{"--version"}, `v=(\d[\w.]*)`},
+		"postgres":      {"postgres", []string{"--version"}, `\(PostgreSQL\) (\d+(?:\.\d+)?)`},
+		"mariadb":       {"mariadbd", []string{"--version"}, `Ver (\d+\.\d+\.\d+)-MariaDB`},
+		"exim":          {"exim4", []string{"-bV"}, `Exim version (\d[\w.]*)`},
+		"memcached":     {"memcached", []string{"-V"}, `memcached (\d[\w.]*)`},
+		"mosquitto":     {"mosquitto", []string{"-h"}, `mosquitto version (\d[\w.]*)`},
+		"dnsmasq":       {"dnsmasq", []string{"-v"}, `Dnsmasq version (\d[\w.]*)`},
+		"etcd":          {"etcd", []string{"--version"}, `etcd Version: (\d[\w.]*)`},
+		"node-exporter": {"prometheus-node-exporter", []string{"--version"}, `node_exporter, version (\d[\w.]*)`},
 	}
 	out := map[string]string{}
 	for k, s := range srcs {

@@ -35,6 +35,7 @@ type Probe struct {
 	TLSPorts []target.Port // ports where the probe is likely inside TLS
 	Rarity   int           // 1 (always) … 9 (rarely useful); tried when ≤ the intensity
 	Wait     time.Duration // how long to wait for a reply; 0 = the Detector's default
+	MaxRead  int           // bytes kept of the reply; 0 = the Detector's cap
 	Fallback []string      // other probes whose rules also apply to this probe's reply
 	Rules    []*Rule       // rules matched against this probe's reply, in order
 	Line     int           // line of the probe's header in its source
@@ -152,6 +153,9 @@ func mergeProbe(old, pr *Probe) {
 	if pr.set&setWait != 0 {
 		old.Wait = pr.Wait
 	}
+	if pr.set&setMaxRead != 0 {
+		old.MaxRead = pr.MaxRead
+	}
 	old.Fallback = append(old.Fallback, pr.Fallback...)
 	old.Rules = append(old.Rules, pr.Rules...)
 }
@@ -171,6 +175,7 @@ const (
 	setTLSPorts
 	setRarity
 	setWait
+	setMaxRead
 )
 
 func (p *parser) parseLine(s string) error {
@@ -225,6 +230,12 @@ func (p *parser) parseLine(s string) error {
 			return fmt.Errorf("wait %q: want a duration such as 2s, at most 1m", rest)
 		}
 		pr.Wait, pr.set = d, pr.set|setWait
+	case "maxread":
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 64 || n > 1<<20 {
+			return fmt.Errorf("maxread %q: want 64 to 1048576 bytes", rest)
+		}
+		pr.MaxRead, pr.set = n, pr.set|setMaxRead
 	case "fallback":
 		for _, f := range strings.Fields(rest) {
 			if !validName(f) {
@@ -243,7 +254,7 @@ func (p *parser) parseLine(s string) error {
 		r.Source, r.Line = p.src, p.line
 		pr.Rules = append(pr.Rules, r)
 	default:
-		return fmt.Errorf("unknown keyword %q (want probe, send, ports, tlsports, rarity, wait, fallback, match or softmatch)", kw)
+		return fmt.Errorf("unknown keyword %q (want probe, send, ports, tlsports, rarity, wait, maxread, fallback, match or softmatch)", kw)
 	}
 	return nil
 }

@@ -602,8 +602,12 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 		}
 	}
 	max := s.d.maxRead
+	if p.MaxRead > 0 {
+		max = p.MaxRead
+	}
 	buf := make([]byte, 0, min(max, 4096))
 	tmp := make([]byte, min(max, 4096))
+	tried := 0
 	for len(buf) < max {
 		rd := deadline
 		if len(buf) > 0 {
@@ -614,7 +618,10 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 		c.SetReadDeadline(rd)
 		n, err := c.Read(tmp[:min(len(tmp), max-len(buf))])
 		buf = append(buf, tmp[:n]...)
-		if n > 0 {
+		// Try the rules as the reply grows, but only when it has doubled
+		// since the last try: a large reply costs linear time, not quadratic.
+		if n > 0 && len(buf) >= 2*tried {
+			tried = len(buf)
 			if m, ok := s.d.db.Match(p.Name, buf, only); ok && !m.Soft && m.Service != "ssl" {
 				break
 			}

@@ -12,25 +12,28 @@ import (
 // committed under testdata/replies. File names are daemon_probe[_tls].bin.
 func TestRealReplies(t *testing.T) {
 	want := map[string]struct{ svc, product, version string }{
-		"dnsmasq_dns-version":    {"domain", "dnsmasq", "2.90"},
-		"exim_NULL":              {"smtp", "Exim smtpd", "4.96"},
-		"imap_NULL":              {"imap", "Dovecot imapd", ""},
-		"pop3_NULL":              {"pop3", "Dovecot pop3d", ""},
-		"lighttpd_http-get":      {"http", "lighttpd", "1.4.69"},
-		"mariadb_NULL":           {"mysql", "MariaDB", "10.11.19"},
-		"memcached_memcached":    {"memcached", "memcached", "1.6.18"},
-		"mosquitto_mqtt":         {"mqtt", "Mosquitto", "2.0.11"},
-		"nginx_http-get":         {"http", "nginx", "1.22.1"},
-		"nginx-tls_http-get_tls": {"http", "nginx", "1.22.1"},
-		"nginx-tls_http-get":     {"ssl", "", ""}, // plain HTTP to the TLS port
-		"openssh_NULL":           {"ssh", "OpenSSH", "9.2p1"},
-		"postgres_postgres":      {"postgresql", "PostgreSQL DB", "15.18"},
-		"redis_redis":            {"redis", "Redis key-value store", "7.0.15"},
-		"slapd_ldap":             {"ldap", "OpenLDAP", ""},
-		"vsftpd_NULL":            {"ftp", "vsftpd", "3.0.3"},
+		"dnsmasq_dns-version":        {"domain", "dnsmasq", "2.90"},
+		"exim_NULL":                  {"smtp", "Exim smtpd", "4.96"},
+		"imap_NULL":                  {"imap", "Dovecot imapd", ""},
+		"pop3_NULL":                  {"pop3", "Dovecot pop3d", ""},
+		"lighttpd_http-get":          {"http", "lighttpd", "1.4.69"},
+		"mariadb_NULL":               {"mysql", "MariaDB", "10.11.19"},
+		"memcached_memcached":        {"memcached", "memcached", "1.6.18"},
+		"mosquitto_mqtt":             {"mqtt", "Mosquitto", "2.0.11"},
+		"nginx_http-get":             {"http", "nginx", "1.22.1"},
+		"nginx-tls_http-get_tls":     {"http", "nginx", "1.22.1"},
+		"nginx-tls_http-get":         {"ssl", "", ""}, // plain HTTP to the TLS port
+		"openssh_NULL":               {"ssh", "OpenSSH", "9.2p1"},
+		"postgres_postgres":          {"postgresql", "PostgreSQL DB", "15.18"},
+		"redis_redis":                {"redis", "Redis key-value store", "7.0.15"},
+		"slapd_ldap":                 {"ldap", "OpenLDAP", ""},
+		"vsftpd_NULL":                {"ftp", "vsftpd", "3.0.3"},
+		"etcd_http-version":          {"http", "etcd", "3.4.23"},
+		"node-exporter_http-metrics": {"http", "Prometheus node_exporter", "1.5.0"},
 	}
 	soft := map[string]string{
 		"redis_http-get": "redis", // redis' errors for an HTTP request
+		"etcd_http-get":  "http",  // Go net/http's 404
 	}
 	db := Builtin()
 	files, _ := filepath.Glob("testdata/replies/*.bin")
