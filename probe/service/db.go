@@ -35,7 +35,7 @@ type Probe struct {
 	TLSPorts []target.Port // ports where the probe is likely inside TLS
 	Rarity   int           // 1 (always) … 9 (rarely useful); tried when ≤ the intensity
 	Wait     time.Duration // how long to wait for a reply; 0 = the Detector's default
-	MaxRead  int           // bytes kept of the reply; 0 = the Detector's cap
+	MaxRead  int           // bytes kept of the reply; 0 = the Detector's cap (WithMaxRead caps this too)
 	Fallback []string      // other probes whose rules also apply to this probe's reply
 	Rules    []*Rule       // rules matched against this probe's reply, in order
 	Line     int           // line of the probe's header in its source

@@ -23,16 +23,17 @@ type DialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 // concurrent use: one Detector may probe many ports at once. The zero
 // value is not usable; call [New].
 type Detector struct {
-	db        *DB
-	dial      DialFunc
-	intensity int
-	nullWait  time.Duration
-	probeWait time.Duration
-	quiet     time.Duration
-	budget    time.Duration
-	maxRead   int
-	parallel  int
-	trace     func(Trace)
+	db         *DB
+	dial       DialFunc
+	intensity  int
+	nullWait   time.Duration
+	probeWait  time.Duration
+	quiet      time.Duration
+	budget     time.Duration
+	maxRead    int
+	maxReadSet bool // WithMaxRead was given: it caps probes' maxread too
+	parallel   int
+	trace      func(Trace)
 }
 
 // Trace reports one probe's exchange, for logging and for collecting
@@ -135,13 +136,14 @@ func WithParallel(n int) Option {
 }
 
 // WithMaxRead caps the bytes kept of one reply (default 16 KiB); a peer
-// that sends more is cut off.
+// that sends more is cut off. Without it, a probe's own maxread (see the
+// rule format) may exceed the default; with it, n caps every probe.
 func WithMaxRead(n int) Option {
 	return func(d *Detector) error {
 		if n < 64 || n > 1<<24 {
 			return fmt.Errorf("service: bad max read %d: want 64 to 16 MiB", n)
 		}
-		d.maxRead = n
+		d.maxRead, d.maxReadSet = n, true
 		return nil
 	}
 }
@@ -603,7 +605,11 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 	}
 	max := s.d.maxRead
 	if p.MaxRead > 0 {
-		max = p.MaxRead
+		if s.d.maxReadSet {
+			max = min(max, p.MaxRead) // the caller's cap is a ceiling
+		} else {
+			max = p.MaxRead
+		}
 	}
 	buf := make([]byte, 0, min(max, 4096))
 	tmp := make([]byte, min(max, 4096))

@@ -52,7 +52,7 @@
 //	  tlsports 443            the same, for the probe inside TLS
 //	  rarity 1-9              tried when rarity <= intensity (default 5)
 //	  wait 2s                 how long to wait for a reply
-//	  maxread 65536           bytes kept of the reply (default: the Detector's cap)
+//	  maxread 1048576         bytes kept of the reply (default 16 KiB; WithMaxRead caps it)
 //	  fallback OTHER ...      also try OTHER's rules on this probe's reply
 //	  match SERVICE /REGEXP/FLAGS key="template" ...
 //	  softmatch SERVICE /REGEXP/FLAGS key="template" ...
