@@ -66,10 +66,12 @@ type ParseError struct {
 	Err    error  // what is wrong
 }
 
+// Error formats e as "source:line: what is wrong".
 func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s:%d: %v", e.Source, e.Line, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // Builtin returns a fresh copy of portsense's own rule database, written

@@ -40,6 +40,11 @@ func (db *DB) Match(probe string, reply []byte, only string) (Match, bool) {
 			if (only != "" && r.Service != only) || (r.Soft && haveSoft) {
 				continue
 			}
+			// A plain match test is much cheaper than one with
+			// submatches, and most rules do not match.
+			if !r.Pattern.MatchString(text) {
+				continue
+			}
 			sub := r.Pattern.FindStringSubmatchIndex(text)
 			if sub == nil {
 				continue
