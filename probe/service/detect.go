@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portsense/portsense/result"
@@ -30,6 +31,7 @@ type Detector struct {
 	probeWait  time.Duration
 	quiet      time.Duration
 	budget     time.Duration
+	nullEarly  time.Duration
 	maxRead    int
 	maxReadSet bool // WithMaxRead was given: it caps probes' maxread too
 	parallel   int
@@ -59,6 +61,9 @@ const (
 	DefaultMaxRead   = 16 << 10         // bytes kept of one reply
 	DefaultParallel  = 4                // probes in flight to one port
 	defaultQuiet     = 300 * time.Millisecond
+	// DefaultNullEarly is how long the NULL probe listens alone before
+	// the other probes start alongside it.
+	DefaultNullEarly = 500 * time.Millisecond
 )
 
 // WithDB replaces the built-in rules with db (which may be Builtin()
@@ -122,6 +127,21 @@ func WithTimeouts(nullWait, probeWait, budget time.Duration) Option {
 	}
 }
 
+// WithNullEarly sets how long the NULL probe listens alone before the
+// other probes start while it keeps listening (default 500 ms). A banner
+// that arrives later still counts: judged first if it comes before the
+// probes' replies are judged. Zero makes probes wait for the NULL probe's
+// whole wait, as nmap does.
+func WithNullEarly(d time.Duration) Option {
+	return func(det *Detector) error {
+		if d < 0 {
+			return fmt.Errorf("service: bad NULL early start %v: must be >= 0", d)
+		}
+		det.nullEarly = d
+		return nil
+	}
+}
+
 // WithParallel sets how many probes may be in flight to one port at once
 // (default 4). Results are still judged in probe order, so a generic rule
 // never shadows a more specific probe tried earlier.
@@ -168,6 +188,7 @@ func New(opts ...Option) (*Detector, error) {
 		probeWait: DefaultProbeWait,
 		quiet:     defaultQuiet,
 		budget:    DefaultBudget,
+		nullEarly: DefaultNullEarly,
 		maxRead:   DefaultMaxRead,
 		parallel:  DefaultParallel,
 	}
@@ -245,6 +266,10 @@ type session struct {
 	wantTLS  bool   // a reply said "this is TLS"
 	alpnHTTP bool   // inside TLS that negotiated an HTTP ALPN
 	anyReply bool
+
+	nullCh    chan outcome // the NULL probe, still listening while probes run
+	nullErr   error        // why the NULL probe could not connect
+	connected atomic.Bool  // some exchange connected
 }
 
 func (s *session) conn(ctx context.Context) (net.Conn, error) {
@@ -279,16 +304,33 @@ func (s *session) run(ctx context.Context) (*result.Service, error) {
 	if !s.alpnHTTP {
 		// Inside TLS that negotiated HTTP the server is known to wait for
 		// the client: no banner to listen for.
-		out = s.exchange(ctx, null, "")
-	}
-	if out.err != nil && !s.tunnel {
-		if errors.Is(out.err, context.Canceled) || errors.Is(out.err, context.DeadlineExceeded) {
-			return nil, out.err
+		if s.single != nil || s.d.nullEarly <= 0 {
+			out = s.exchange(ctx, null, "")
+		} else {
+			// Listen for a banner; after nullEarly of silence start the
+			// probes while the NULL connection keeps listening.
+			nctx, ncancel := context.WithCancel(ctx)
+			defer ncancel()
+			ch := make(chan outcome, 1)
+			go func() { ch <- s.exchange(nctx, null, "") }()
+			t := time.NewTimer(s.d.nullEarly)
+			defer t.Stop()
+			select {
+			case out = <-ch:
+			case <-t.C:
+				s.nullCh = ch
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
-		return nil, fmt.Errorf("%w: %v", ErrNotOpen, out.err)
 	}
-	if m, ok := s.judge(null, out.reply); ok {
-		return s.service(m), nil
+	if s.nullCh == nil {
+		if out.err != nil && !s.tunnel {
+			return nil, notOpen(out.err)
+		}
+		if m, ok := s.judge(null, out.reply); ok {
+			return s.service(m), nil
+		}
 	}
 	cands := s.candidates()
 	if s.single != nil {
@@ -300,7 +342,37 @@ func (s *session) run(ctx context.Context) (*result.Service, error) {
 		}
 		return s.service(m), nil
 	}
+	if s.nullCh != nil {
+		// The probes are done; the banner may still come.
+		select {
+		case o := <-s.nullCh:
+			if m, ok := s.takeNull(o); ok {
+				return s.service(m), nil
+			}
+		case <-ctx.Done():
+		}
+	}
+	if s.nullErr != nil && !s.connected.Load() && !s.tunnel {
+		return nil, notOpen(s.nullErr)
+	}
 	return s.fallbackService(), nil
+}
+
+func notOpen(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrNotOpen, err)
+}
+
+// takeNull judges the NULL probe's late outcome.
+func (s *session) takeNull(o outcome) (*Match, bool) {
+	s.nullCh = nil
+	if o.err != nil {
+		s.nullErr = o.err
+		return nil, false
+	}
+	return s.judge(s.d.db.Probe("NULL"), o.reply)
 }
 
 // judge matches a reply and records what it teaches. It reports a hard
@@ -451,10 +523,18 @@ func (s *session) runProbes(ctx context.Context, cands []*Probe) (*Match, *resul
 		if sl == nil {
 			continue // skipped after a soft match
 		}
-		select {
-		case <-sl.done:
-		case <-ctx.Done():
-			return nil, nil, false
+	wait:
+		for {
+			select {
+			case <-sl.done:
+				break wait
+			case o := <-s.nullCh: // a nil channel (no NULL pending) never fires
+				if m, ok := s.takeNull(o); ok {
+					return m, nil, true // a late banner names it
+				}
+			case <-ctx.Done():
+				return nil, nil, false
+			}
 		}
 		p := cands[i]
 		if p.TLS {
@@ -588,6 +668,7 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 	if err != nil {
 		return outcome{err: err}
 	}
+	s.connected.Store(true)
 	defer c.Close()
 	deadline, _ := ctx.Deadline()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })

@@ -164,3 +164,34 @@ func TestDetectSoftThenHard(t *testing.T) {
 		t.Fatalf("service = %+v", *svc)
 	}
 }
+
+// A banner that comes after the probes started (slow server) still names
+// the service: the NULL connection keeps listening while probes run.
+func TestDetectLateBanner(t *testing.T) {
+	var n atomic.Int32
+	a := serve(t, func(c net.Conn) {
+		if n.Add(1) == 1 {
+			time.Sleep(400 * time.Millisecond)
+			c.Write([]byte("220 mail.lab ESMTP Exim 4.96 Thu, 03 Dec 2026 09:00:00 +0000\r\n"))
+			time.Sleep(time.Second)
+			return
+		}
+		io := make([]byte, 64)
+		c.Read(io) // probes get nothing back
+		time.Sleep(time.Second)
+	})
+	d, err := New(WithTimeouts(2*time.Second, 300*time.Millisecond, 5*time.Second), WithNullEarly(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := d.Detect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Name != "smtp" || svc.Product != "Exim smtpd" || svc.Version != "4.96" {
+		t.Fatalf("service = %+v", *svc)
+	}
+	if n.Load() < 2 {
+		t.Errorf("only %d connections: the probes did not start while the NULL probe listened", n.Load())
+	}
+}

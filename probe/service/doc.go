@@ -6,8 +6,9 @@
 //
 // A [Detector] first connects and listens (the NULL probe): SSH, FTP, SMTP,
 // POP3, IMAP, MySQL/MariaDB, VNC and Telnet servers speak first, and their
-// banner usually names them at once. Otherwise it sends probes, each on a
-// fresh connection: first those a reply asked for (a soft match such as
+// banner usually names them at once. After 500 ms of silence it starts
+// sending probes, each on a fresh connection, while the NULL connection
+// keeps listening (up to 2 s) for a slow banner: first those a reply asked for (a soft match such as
 // "an SMTP server" limits the probes to those that can name the product;
 // a TLS alert or nginx's "plain HTTP request was sent to HTTPS port" moves
 // the TLS probe to the front), then those listed for the port number, then
