@@ -358,6 +358,15 @@ func (d *decoder) service(line int) (*Service, error) {
 			}
 			s.CPE = c
 			return nil
+		case "fingerprint":
+			dst = &s.Fingerprint
+		case "tls":
+			t, err := d.tlsInfo(line)
+			if err != nil {
+				return err
+			}
+			s.TLS = t
+			return nil
 		default:
 			return l.skip(2)
 		}
@@ -369,6 +378,54 @@ func (d *decoder) service(line int) (*Service, error) {
 		return nil
 	})
 	return s, err
+}
+
+func (d *decoder) tlsInfo(line int) (*TLSInfo, error) {
+	l := &d.lex
+	t := new(TLSInfo)
+	err := l.object(func(key []byte) error {
+		var dst *string
+		switch string(key) {
+		case "version":
+			dst = &t.Version
+		case "cipher":
+			dst = &t.Cipher
+		case "alpn":
+			dst = &t.ALPN
+		case "subject":
+			dst = &t.Subject
+		case "issuer":
+			dst = &t.Issuer
+		case "sans":
+			v, err := l.strings()
+			if err != nil {
+				return err
+			}
+			t.SANs = v
+			return nil
+		case "notafter":
+			v, err := l.str()
+			if err != nil {
+				return err
+			}
+			tm, err := time.Parse(time.RFC3339, string(v))
+			if err != nil {
+				return &DecodeError{Line: line, Field: "service.tls.notafter",
+					Err: fmt.Errorf("bad service.tls.notafter %q: want RFC 3339", v)}
+			}
+			t.NotAfter = tm
+			return nil
+		default:
+			return l.skip(2)
+		}
+		v, err := l.str()
+		if err != nil {
+			return err
+		}
+		*dst = string(v)
+		return nil
+	})
+	return t, err
 }
 
 // intern returns common service words without allocating.

@@ -133,6 +133,26 @@ func (s *Service) appendJSON(b []byte) []byte {
 		b = append(b, `,"cpe":`...)
 		b = appendStrings(b, s.CPE)
 	}
+	b = appendOptString(b, `,"fingerprint":`, s.Fingerprint)
+	if t := s.TLS; t != nil {
+		b = append(b, `,"tls":{"version":`...)
+		b = appendString(b, t.Version)
+		b = append(b, `,"cipher":`...)
+		b = appendString(b, t.Cipher)
+		b = appendOptString(b, `,"alpn":`, t.ALPN)
+		b = appendOptString(b, `,"subject":`, t.Subject)
+		b = appendOptString(b, `,"issuer":`, t.Issuer)
+		if len(t.SANs) > 0 {
+			b = append(b, `,"sans":`...)
+			b = appendStrings(b, t.SANs)
+		}
+		if !t.NotAfter.IsZero() {
+			b = append(b, `,"notafter":"`...)
+			b = t.NotAfter.UTC().AppendFormat(b, time.RFC3339)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

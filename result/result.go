@@ -42,6 +42,11 @@ type Service struct {
 	Method    string   `json:"method"`              // "probed" (a probe matched) or "table" (guessed from the port number)
 	Conf      int      `json:"conf"`                // confidence 0–10, as nmap's conf
 	CPE       []string `json:"cpe,omitempty"`       // CPE names of the product, when known
+	// Fingerprint holds the first bytes an unnamed (or only softly named)
+	// service sent, hex-escaped and capped, prefixed by the probe that got
+	// them: `NULL:SSH-2.0-x\r\n`. nmap XML shows it as servicefp.
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	TLS         *TLSInfo `json:"tls,omitempty"` // the TLS session, when Tunnel is "ssl" or the service is "ssl"
 }
 
 // HostState says whether a host is up.
@@ -99,4 +104,15 @@ type Host struct {
 // String formats h as one line: "198.18.0.1 up echo-reply".
 func (h Host) String() string {
 	return fmt.Sprintf("%s %s %s", h.Addr, h.State, h.Reason)
+}
+
+// TLSInfo describes a TLS session a service was reached through.
+type TLSInfo struct {
+	Version  string    `json:"version"`            // "TLS 1.3"
+	Cipher   string    `json:"cipher"`             // cipher suite name, as crypto/tls spells it
+	ALPN     string    `json:"alpn,omitempty"`     // negotiated application protocol, such as "h2"
+	Subject  string    `json:"subject,omitempty"`  // leaf certificate subject, RFC 2253
+	Issuer   string    `json:"issuer,omitempty"`   // leaf certificate issuer, RFC 2253
+	SANs     []string  `json:"sans,omitempty"`     // DNS names and IP addresses of the leaf certificate
+	NotAfter time.Time `json:"notafter,omitempty"` // leaf certificate expiry
 }

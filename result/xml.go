@@ -194,6 +194,7 @@ func appendXMLPort(b []byte, e *portEntry) []byte {
 		}
 		b = xmlAttr(b, "method", method)
 		b = xmlAttr(b, "conf", strconv.Itoa(min(max(s.Conf, 0), 10)))
+		b = xmlOptAttr(b, "servicefp", s.Fingerprint)
 		if len(s.CPE) == 0 {
 			b = append(b, "/>"...)
 		} else {
@@ -205,12 +206,41 @@ func appendXMLPort(b []byte, e *portEntry) []byte {
 			}
 			b = append(b, "</service>"...)
 		}
+		if t := s.TLS; t != nil {
+			// nmap.dtd has no element for TLS details; nmap shows them as
+			// the ssl-cert script's output, and so do we.
+			b = append(b, "<script id=\"ssl-cert\""...)
+			b = xmlAttr(b, "output", tlsText(t))
+			b = append(b, "/>"...)
+		}
 	} else if name := tableName(e.port()); name != "" {
 		b = append(b, "<service"...)
 		b = xmlAttr(b, "name", name)
 		b = append(b, " method=\"table\" conf=\"3\"/>"...)
 	}
 	return append(b, "</port>\n"...)
+}
+
+// tlsText describes a TLS session in one line for XML and text output.
+func tlsText(t *TLSInfo) string {
+	var sb strings.Builder
+	sb.WriteString(t.Version + " " + t.Cipher)
+	if t.ALPN != "" {
+		sb.WriteString("; ALPN " + t.ALPN)
+	}
+	if t.Subject != "" {
+		sb.WriteString("; Subject: " + t.Subject)
+	}
+	if len(t.SANs) > 0 {
+		sb.WriteString("; SANs: " + strings.Join(t.SANs, ", "))
+	}
+	if t.Issuer != "" {
+		sb.WriteString("; Issuer: " + t.Issuer)
+	}
+	if !t.NotAfter.IsZero() {
+		sb.WriteString("; Not valid after: " + t.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return sb.String()
 }
 
 // xmlProto is nmap.dtd's name for p, or "" when the DTD has none.

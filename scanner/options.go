@@ -23,6 +23,7 @@ type config struct {
 	extra        []probe.Prober
 	progressFn   func(Stats)
 	progressTick time.Duration
+	service      *serviceStage // version detection stage; see service.go
 }
 
 func defaultConfig() config {

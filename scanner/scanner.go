@@ -47,6 +47,7 @@ func New(p probe.Prober, opts ...Option) (*Scanner, error) {
 // (or Wait) for the reason it ended.
 type Scan struct {
 	results  chan result.Result
+	out      <-chan result.Result // after the service stage, when there is one
 	done     chan struct{}
 	progress chan struct{} // closed after the last progress call
 	err      error
@@ -77,6 +78,9 @@ func (s *Scanner) Start(ctx context.Context, space *target.Space) (*Scan, error)
 		defer close(sc.results)
 		sc.err = e.run(ctx)
 	}()
+	if st := s.cfg.service; st != nil {
+		sc.out = DetectServices(ctx, sc.results, st.d, st.parallel)
+	}
 	if s.cfg.progressFn != nil {
 		go sc.reportProgress(s.cfg)
 	} else {
@@ -113,7 +117,12 @@ func (s *Scanner) All(ctx context.Context, space *target.Space) iter.Seq2[result
 
 // Results is the stream of final port results. It closes when the scan
 // ends for any reason.
-func (sc *Scan) Results() <-chan result.Result { return sc.results }
+func (sc *Scan) Results() <-chan result.Result {
+	if sc.out != nil {
+		return sc.out
+	}
+	return sc.results
+}
 
 // Wait blocks until the scan ends (and the last progress report, if any,
 // has returned) and returns why it ended: nil when every

@@ -51,6 +51,7 @@ type options struct {
 	verbose     int
 	help        bool
 	targets     []string
+	svc         serviceFlags // -sV and --version-*; see flags_service.go
 }
 
 // usageError is a bad command line: exit status 2.
@@ -172,14 +173,14 @@ func longOpts() map[string]longOpt {
 	// nmap options that portsense does not do yet.
 	for _, name := range []string{
 		"script", "script-args", "traceroute", "source-port", "data-length", "data",
-		"data-string", "spoof-mac", "ttl", "badsum", "mtu", "version-intensity",
-		"version-light", "version-all", "osscan-limit", "osscan-guess", "proxies",
+		"data-string", "spoof-mac", "ttl", "badsum", "mtu", "osscan-limit", "osscan-guess", "proxies",
 		"ip-options", "randomize-hosts", "dns-servers", "system-dns", "packet-trace",
 		"privileged", "unprivileged", "send-eth", "send-ip", "min-hostgroup",
 		"max-hostgroup", "defeat-rst-ratelimit", "scanflags", "port-ratio",
 	} {
 		m[name] = longOpt{}
 	}
+	addServiceOpts(m)
 	return m
 }
 
@@ -268,6 +269,9 @@ func parseShort(o *options, a string, next func(name, attached string, hasAttach
 		for _, c := range rest {
 			var t string
 			switch c {
+			case 'V':
+				o.svc.on = true
+				continue
 			case 'T':
 				t = "connect"
 			case 'S':

@@ -53,10 +53,12 @@
 //	-n, --reason, -4, -6 accepted for nmap compatibility: there is no reverse
 //	                     DNS, the table always shows reasons, and both
 //	                     address families are always scanned
+//	-sV                  version detection on open TCP ports (probe/service)
+//	--version-intensity N  0-9 (default 7); --version-light = 2, --version-all = 9
 //	-v                   a progress line on stderr every second
 //	-h, --help           this help
 //
-// Flags for nmap features not built yet (-sU, -sn, -sV, -O, -A, -D, --script,
+// Flags for nmap features not built yet (-sU, -sn, -O, -A, -D, --script,
 // …) exit with status 2 and "not yet supported: FLAG". A bad option value
 // exits with status 2 and a one-line message naming the bad token. An
 // interrupted scan (SIGINT) exits with status 130 after writing its outputs
@@ -677,6 +679,12 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 			defer errMu.Unlock()
 			fmt.Fprintln(stderr, progressLine(s))
 		}))
+	}
+	if so, err := serviceOption(o); err != nil || so != nil {
+		if err != nil {
+			return err
+		}
+		opts = append(opts, so)
 	}
 	sc, err := scanner.New(p.prober, opts...)
 	if err != nil {

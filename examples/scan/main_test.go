@@ -286,7 +286,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-oX"}, "-oX needs an argument"},
 		{[]string{"-sU", "127.0.0.1"}, "not yet supported: -sU"},
 		{[]string{"-sn", "127.0.0.1"}, "not yet supported: -sn"},
-		{[]string{"-sTV", "127.0.0.1"}, "not yet supported: -sV"},
+		{[]string{"-sV", "--version-intensity", "10", "127.0.0.1"}, `bad --version-intensity "10"`},
 		{[]string{"-O", "127.0.0.1"}, "not yet supported: -O"},
 		{[]string{"-D", "RND:10", "127.0.0.1"}, "not yet supported: -D"},
 		{[]string{"-PE", "127.0.0.1"}, "not yet supported: -PE"},

@@ -1,0 +1,197 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// serve runs fn for every connection to a loopback listener.
+func serve(t *testing.T, fn func(net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				fn(c)
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+func fast(t *testing.T, opts ...Option) *Detector {
+	t.Helper()
+	d, err := New(append([]Option{WithTimeouts(300*time.Millisecond, 300*time.Millisecond, 3*time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestDetectUnknownGetsFingerprint(t *testing.T) {
+	a := serve(t, func(c net.Conn) { c.Write([]byte("\x00\x01\x02zzz\xfe\r\n")) })
+	svc, err := fast(t).Detect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Method != "table" || svc.Conf != 3 || svc.Fingerprint != `NULL:\x00\x01\x02zzz\xfe\r\n` {
+		t.Fatalf("service = %+v", *svc)
+	}
+}
+
+func TestDetectClosedPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	a := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	if _, err := fast(t).Detect(context.Background(), a); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("err = %v, want ErrNotOpen", err)
+	}
+}
+
+// A peer that floods: the detector keeps at most MaxRead bytes of a reply
+// and at most 256 in the fingerprint.
+func TestDetectHugeReplyCapped(t *testing.T) {
+	junk := bytes.Repeat([]byte{0xee, 'A'}, 1<<20)
+	a := serve(t, func(c net.Conn) { c.Write(junk) })
+	var most atomic.Int64
+	d := fast(t, WithMaxRead(4096), WithTrace(func(tr Trace) {
+		if n := int64(len(tr.Reply)); n > most.Load() {
+			most.Store(n)
+		}
+	}))
+	svc, err := d.Detect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most.Load() > 4096 {
+		t.Errorf("kept a %d-byte reply, cap 4096", most.Load())
+	}
+	if !strings.HasSuffix(svc.Fingerprint, "…") || len(svc.Fingerprint) > len("NULL:")+4*maxFingerprint+len("…") {
+		t.Errorf("fingerprint not capped: %d bytes", len(svc.Fingerprint))
+	}
+}
+
+// A tarpit trickles bytes forever; the detector hangs up within its budget
+// (the server sees every connection closed) and still reports the port.
+func TestDetectTarpitHungUp(t *testing.T) {
+	var open atomic.Int32
+	a := serve(t, func(c net.Conn) {
+		open.Add(1)
+		defer open.Add(-1)
+		for {
+			if _, err := c.Write([]byte{'.'}); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	svc, err := fast(t).Detect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(svc.Fingerprint, "NULL:..") {
+		t.Errorf("fingerprint = %q", svc.Fingerprint)
+	}
+	for i := 0; open.Load() != 0 && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond) // the server notices on its next write
+	}
+	if n := open.Load(); n != 0 {
+		t.Errorf("%d tarpit connections still open after Detect returned", n)
+	}
+}
+
+func TestDetectTLSThenHTTP(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "nginx/1.25.3")
+		w.Write([]byte("hello"))
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	a := srv.Listener.Addr().(*net.TCPAddr).AddrPort()
+	svc, err := fast(t).Detect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Name != "http" || svc.Product != "nginx" || svc.Version != "1.25.3" || svc.Tunnel != "ssl" || svc.Conf != 10 {
+		t.Fatalf("service = %+v", *svc)
+	}
+	tl := svc.TLS
+	if tl == nil || tl.Version != "TLS 1.3" || tl.Cipher == "" || tl.ALPN != "http/1.1" ||
+		!strings.Contains(tl.Subject, "Acme Co") || !strings.Contains(strings.Join(tl.SANs, ","), "127.0.0.1") || tl.NotAfter.IsZero() {
+		t.Fatalf("TLS = %+v", tl)
+	}
+}
+
+// Soft match then a probe that names the product: redis answers an HTTP
+// request with errors (soft redis), and the redis probe names it.
+func TestDetectSoftThenHard(t *testing.T) {
+	a := serve(t, func(c net.Conn) {
+		buf := make([]byte, 512)
+		n, _ := c.Read(buf)
+		switch {
+		case bytes.HasPrefix(buf[:n], []byte("GET ")):
+			c.Write([]byte("-ERR wrong number of arguments for 'get' command\r\n"))
+		case bytes.HasPrefix(buf[:n], []byte("*1\r\n$4\r\nPING")):
+			c.Write([]byte("+PONG\r\n$40\r\n# Server\r\nredis_version:7.2.4\r\nredis_mode:standalone\r\n"))
+		}
+	})
+	svc, err := fast(t, WithParallel(1)).Detect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Name != "redis" || svc.Version != "7.2.4" || svc.Conf != 10 {
+		t.Fatalf("service = %+v", *svc)
+	}
+}
+
+// A banner that comes after the probes started (slow server) still names
+// the service: the NULL connection keeps listening while probes run.
+func TestDetectLateBanner(t *testing.T) {
+	var n atomic.Int32
+	a := serve(t, func(c net.Conn) {
+		if n.Add(1) == 1 {
+			time.Sleep(400 * time.Millisecond)
+			c.Write([]byte("220 mail.lab ESMTP Exim 4.96 Thu, 03 Dec 2026 09:00:00 +0000\r\n"))
+			time.Sleep(time.Second)
+			return
+		}
+		io := make([]byte, 64)
+		c.Read(io) // probes get nothing back
+		time.Sleep(time.Second)
+	})
+	d, err := New(WithTimeouts(2*time.Second, 300*time.Millisecond, 5*time.Second), WithNullEarly(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := d.Detect(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Name != "smtp" || svc.Product != "Exim smtpd" || svc.Version != "4.96" {
+		t.Fatalf("service = %+v", *svc)
+	}
+	if n.Load() < 2 {
+		t.Errorf("only %d connections: the probes did not start while the NULL probe listened", n.Load())
+	}
+}

@@ -1,0 +1,62 @@
+package service
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse feeds arbitrary rule sources to the parser: it must never
+// panic, and an error must carry a line number inside the source.
+func FuzzParse(f *testing.F) {
+	f.Add(builtinRules)
+	f.Add("probe NULL\n  match ssh /^SSH-(?P<version>[\\d.]+)/ product=\"x\" cpe=\"cpe:/a:x:y:{version}\"\n")
+	f.Add("probe a tls\n  ports 1-3,443\n  rarity 2\n  wait 1s\n")
+	f.Add("probe a\n  send \"\\x00\\xff\"\n  fallback NULL\nprobe NULL\n  softmatch x /y/si info=\"{1}\"\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		db, err := Parse("fuzz", strings.NewReader(src))
+		if err != nil {
+			pe, ok := err.(*ParseError)
+			if !ok || pe.Line < 1 || pe.Line > strings.Count(src, "\n")+2 {
+				t.Fatalf("error %v (%T) without a sane line", err, err)
+			}
+			return
+		}
+		for _, p := range db.Probes() {
+			db.Match(p.Name, []byte("SSH-2.0-x\r\n"), "")
+		}
+	})
+}
+
+// FuzzMatch feeds arbitrary replies to every builtin probe's rules:
+// no panic, and every filled-in field is valid UTF-8 and capped.
+func FuzzMatch(f *testing.F) {
+	files, _ := filepath.Glob("testdata/replies/*.bin")
+	for _, fn := range files {
+		if b, err := os.ReadFile(fn); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("\x15\x03\x03\x00\x02\x02\x28"))
+	db := Builtin()
+	f.Fuzz(func(t *testing.T, reply []byte) {
+		for _, p := range db.Probes() {
+			m, ok := db.Match(p.Name, reply, "")
+			if !ok {
+				continue
+			}
+			for _, s := range append([]string{m.Service, m.Product, m.Version, m.Info}, m.CPE...) {
+				if !utf8.ValidString(s) || len(s) > 4*maxFieldLen {
+					t.Fatalf("probe %s: bad field %q", p.Name, s)
+				}
+			}
+		}
+		e := Escape(reply, 64)
+		if strings.ContainsFunc(e, func(r rune) bool { return r < 0x20 || r == 0x7f }) || !bytes.Equal([]byte(e), []byte(Escape(reply, 64))) {
+			t.Fatalf("Escape(%q) = %q: control characters or unstable", reply, e)
+		}
+	})
+}
