@@ -185,6 +185,7 @@ type Scan struct {
 	targetsDone uint64
 	badChunks   uint64
 	lateAttempt uint64
+	redelivered uint64
 	running     map[uint64]*TaskProgress
 	workers     map[string]*WorkerProgress
 	durations   []time.Duration // recent task durations, for stragglers
@@ -405,6 +406,9 @@ func (s *Scan) markMerged(k uint64, f *chunk, n uint64) bool {
 	s.merged[k/64] |= 1 << (k % 64)
 	s.tasksDone++
 	s.targetsDone += n
+	if f.Attempt > 1 {
+		s.redelivered++
+	}
 	delete(s.running, k)
 	w := s.worker(f.Worker)
 	w.TasksDone++
@@ -688,8 +692,10 @@ type Progress struct {
 	Workers []WorkerProgress
 	// BadChunks counts result chunks dropped as malformed or inconsistent;
 	// LateAttempts counts chunks of tasks already merged (redeliveries
-	// that finished second).
-	BadChunks, LateAttempts uint64
+	// that finished second); Redelivered counts tasks merged from a
+	// delivery after the first (their first worker died, stalled or lost
+	// its ack).
+	BadChunks, LateAttempts, Redelivered uint64
 }
 
 // TaskProgress is one running task as its worker last reported it.
@@ -721,7 +727,7 @@ func (s *Scan) Progress() Progress {
 	p := Progress{
 		Tasks: s.tasks, TasksPublished: s.published, TasksDone: s.tasksDone,
 		Targets: s.space.Len(), TargetsDone: s.targetsDone, Elapsed: time.Since(s.start),
-		BadChunks: s.badChunks, LateAttempts: s.lateAttempt,
+		BadChunks: s.badChunks, LateAttempts: s.lateAttempt, Redelivered: s.redelivered,
 	}
 	ws := map[string]WorkerProgress{}
 	for id, w := range s.workers {

@@ -103,20 +103,20 @@ type SYNSpec struct {
 
 // wireSpec is the JSON form of a Spec (see Spec.MarshalJSON).
 type wireSpec struct {
-	Version    int          `json:"version"`
-	Hosts      string       `json:"hosts"`
-	Ports      string       `json:"ports"`
-	Seed       uint64       `json:"seed"`
-	Prober     wireProber   `json:"prober"`
-	Timing     string       `json:"timing"`
-	MaxRetries *int         `json:"max_retries,omitempty"`
-	MinRetries *int         `json:"min_retries,omitempty"`
-	Rate       float64      `json:"rate,omitempty"`
-	Slots      int          `json:"slots,omitempty"`
-	TaskSize   uint64       `json:"task_size,omitempty"`
-	AckWait    string       `json:"ack_wait,omitempty"`
-	MaxDeliver int          `json:"max_deliver,omitempty"`
-	Targets    uint64       `json:"targets"`
+	Version    int        `json:"version"`
+	Hosts      string     `json:"hosts"`
+	Ports      string     `json:"ports"`
+	Seed       uint64     `json:"seed"`
+	Prober     wireProber `json:"prober"`
+	Timing     string     `json:"timing"`
+	MaxRetries *int       `json:"max_retries,omitempty"`
+	MinRetries *int       `json:"min_retries,omitempty"`
+	Rate       float64    `json:"rate,omitempty"`
+	Slots      int        `json:"slots,omitempty"`
+	TaskSize   uint64     `json:"task_size,omitempty"`
+	AckWait    string     `json:"ack_wait,omitempty"`
+	MaxDeliver int        `json:"max_deliver,omitempty"`
+	Targets    uint64     `json:"targets"`
 }
 
 type wireProber struct {
@@ -363,4 +363,3 @@ func validID(id string) error {
 	}
 	return nil
 }
-
