@@ -122,11 +122,24 @@ func RunWorker(ctx context.Context, nc *nats.Conn, cfg *WorkerConfig) error {
 			stop()
 		}
 	}()
-	// Scans are discovered by listing the bucket's keys every second: a
-	// poll survives server restarts without watcher bookkeeping, and the
-	// bucket holds one small key per scan.
+	// Scans are discovered by listing the bucket's keys every second (a
+	// poll survives server restarts without watcher bookkeeping; the
+	// bucket holds one small key per scan) and at once when a watcher
+	// sees the bucket change.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	nudge := make(chan struct{}, 1)
+	if kw, err := w.res.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly()); err == nil {
+		defer func() { _ = kw.Stop() }()
+		go func() {
+			for range kw.Updates() {
+				select {
+				case nudge <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
 	for {
 		keys, err := w.listScans(ctx)
 		if err != nil {
@@ -163,6 +176,7 @@ func RunWorker(ctx context.Context, nc *nats.Conn, cfg *WorkerConfig) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-nudge:
 		}
 	}
 }
