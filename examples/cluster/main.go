@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&o.seed, "seed", 0, "permutation seed")
 	fs.Float64Var(&o.rate, "rate", 0, "scan-wide ceiling in probes per second (0: none)")
 	fs.IntVar(&o.slots, "slots", 0, "tasks running at once across all workers (default 8)")
-	fs.Uint64Var(&o.taskSize, "task-size", 0, "targets per task (default 4096)")
+	fs.Uint64Var(&o.taskSize, "task-size", 0, "targets per task (default 4096; 128 in embedded mode)")
 	fs.IntVar(&o.tasks, "tasks", 2, "tasks each worker runs at once")
 	fs.IntVar(&o.workers, "workers", 3, "workers in this process (embedded mode)")
 	fs.BoolVar(&o.all, "all", false, "print every port, not only open ones")
@@ -128,6 +128,9 @@ func runMode(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		defer ns.Shutdown()
 		url = ns.ClientURL()
 		o.worker, o.coordinator = true, true
+		if o.taskSize == 0 {
+			o.taskSize = 128 // small tasks, so that every worker of the demo gets some
+		}
 	} else {
 		o.workers = 1
 	}
