@@ -162,3 +162,32 @@ func TestClusterBadInput(t *testing.T) {
 	require.ErrorContains(t, RunWorker(ctx, connect(t, ns.url()), &WorkerConfig{Tasks: -1}), "must be >= 0")
 	require.True(t, errors.Is(co.Cancel(ctx, "nope"), ErrNoScan))
 }
+
+// A task that fails on every delivery fails the scan once it reaches
+// MaxDeliver, with the worker's error in the message.
+func TestClusterMaxDeliver(t *testing.T) {
+	ns := startNATS(t, "127.0.0.1")
+	spec := loopbackSpec(t, 4, nil, 10)
+	spec.MaxDeliver = 2
+	spec.TaskSize = 5
+	startWorkers(t, ns.url(), 1, WorkerConfig{failTask: func(k uint64) error {
+		if k == 1 {
+			return errors.New("disk on fire")
+		}
+		return nil
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	co, err := NewCoordinator(ctx, connect(t, ns.url()), nil)
+	require.NoError(t, err)
+	sc, err := co.Start(ctx, "poison", spec)
+	require.NoError(t, err)
+	for range sc.Results() {
+	}
+	err = sc.Wait()
+	require.ErrorContains(t, err, "task 1")
+	require.ErrorContains(t, err, "disk on fire")
+	require.ErrorContains(t, err, "delivered 2 times")
+	_, err = co.Attach(ctx, "poison")
+	require.ErrorContains(t, err, "failed")
+}

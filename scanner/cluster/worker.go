@@ -33,6 +33,8 @@ type WorkerConfig struct {
 	// Logf, when set, receives one line per notable event (task failures,
 	// retries). It must be safe for concurrent use.
 	Logf func(format string, args ...any)
+
+	failTask func(task uint64) error // tests: make a task fail
 }
 
 // Progress message events.
@@ -403,6 +405,11 @@ func (w *worker) heartbeat(ctx context.Context, spec *Spec, msg jetstream.Msg, p
 
 // scanTask runs the local scanner on task k and gathers its results.
 func (w *worker) scanTask(ctx context.Context, k, tasks uint64, spec *Spec, space *target.Space, msg jetstream.Msg, report func(string, scanner.Stats, error)) ([]result.Result, scanner.Stats, error) {
+	if w.cfg.failTask != nil {
+		if err := w.cfg.failTask(k); err != nil {
+			return nil, scanner.Stats{}, err
+		}
+	}
 	p, err := spec.newProber()
 	if err != nil {
 		return nil, scanner.Stats{}, err
