@@ -70,14 +70,13 @@ func (c *Coordinator) Start(ctx context.Context, id string, spec Spec) (*Scan, e
 	if err := c.ensureConsumer(ctx, id, &spec); err != nil {
 		return nil, err
 	}
-	rev, err := c.res.kv.Create(ctx, id, rec.encode())
+	_, err = c.res.kv.Create(ctx, id, rec.encode())
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, fmt.Errorf("%w: %q", ErrScanExists, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: create scan %q: %w", id, err)
 	}
-	_ = rev
 	return c.run(ctx, id, rec, &spec), nil
 }
 
