@@ -38,11 +38,11 @@ func TestServiceJSONRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got[rec.Result.Target.Port()] = rec.Result.Service
+		got[rec.Result.AddrPort.Port()] = rec.Result.Service
 	}
 	for _, r := range res {
-		if g := got[r.Target.Port()]; !reflect.DeepEqual(g, r.Service) {
-			t.Errorf("port %d round trip:\n got %+v\nwant %+v", r.Target.Port(), g, r.Service)
+		if g := got[r.AddrPort.Port()]; !reflect.DeepEqual(g, r.Service) {
+			t.Errorf("port %d round trip:\n got %+v\nwant %+v", r.AddrPort.Port(), g, r.Service)
 		}
 	}
 }

@@ -75,7 +75,7 @@ func DetectServices(ctx context.Context, in <-chan result.Result, d ServiceDetec
 			go func(r result.Result) {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if svc, err := d.Detect(ctx, r.Target); err == nil {
+				if svc, err := d.Detect(ctx, r.AddrPort); err == nil {
 					r.Service = svc
 				}
 				out <- r

@@ -28,16 +28,16 @@ func (f *fakeDetector) Detect(ctx context.Context, a netip.AddrPort) (*result.Se
 func TestDetectServicesOnlyOpenTCP(t *testing.T) {
 	in := make(chan result.Result, 8)
 	a := netip.MustParseAddr("198.18.0.2")
-	in <- result.Result{Target: netip.AddrPortFrom(a, 1), Proto: target.TCP, State: result.Open}
-	in <- result.Result{Target: netip.AddrPortFrom(a, 2), Proto: target.TCP, State: result.Open}
-	in <- result.Result{Target: netip.AddrPortFrom(a, 3), Proto: target.TCP, State: result.Closed}
-	in <- result.Result{Target: netip.AddrPortFrom(a, 4), Proto: target.UDP, State: result.Open}
+	in <- result.Result{AddrPort: netip.AddrPortFrom(a, 1), Proto: target.TCP, State: result.Open}
+	in <- result.Result{AddrPort: netip.AddrPortFrom(a, 2), Proto: target.TCP, State: result.Open}
+	in <- result.Result{AddrPort: netip.AddrPortFrom(a, 3), Proto: target.TCP, State: result.Closed}
+	in <- result.Result{AddrPort: netip.AddrPortFrom(a, 4), Proto: target.UDP, State: result.Open}
 	close(in)
 	f := &fakeDetector{}
 	got := map[uint16]*result.Service{}
 	n := 0
 	for r := range DetectServices(context.Background(), in, f, 2) {
-		got[r.Target.Port()] = r.Service
+		got[r.AddrPort.Port()] = r.Service
 		n++
 	}
 	if n != 4 {

@@ -1,0 +1,14 @@
+package cluster
+
+import (
+	"testing"
+
+	"github.com/portsense/portsense/internal/netlab"
+)
+
+func TestMain(m *testing.M) {
+	if runHelperWorker() {
+		return
+	}
+	netlab.Main(m)
+}
