@@ -44,6 +44,9 @@ type Reply struct {
 	// From is the address that sent the reply when it differs from the
 	// target, such as a router sending ICMP unreachable. Usually invalid.
 	From netip.Addr
+	// Service names what answered, when the reply parsed as a known
+	// protocol (a UDP payload's answer); nil otherwise.
+	Service *result.Service
 }
 
 // Prober sends probes of one protocol and classifies their replies.
