@@ -3,6 +3,8 @@
 package netlab
 
 import (
+	"time"
+
 	"errors"
 	"fmt"
 	"net"
@@ -100,3 +102,6 @@ func (h *Host) Start(t testing.TB, name string, args ...string) *exec.Cmd { fata
 
 // BridgeStats returns zero off Linux.
 func (h *Host) BridgeStats() BridgeStats { return BridgeStats{} }
+
+// WaitUDP fails t: the lab needs Linux.
+func (h *Host) WaitUDP(t testing.TB, timeout time.Duration, ports ...uint16) { fatal(t) }
