@@ -30,7 +30,7 @@ import (
 //  2. Drain. The engine probes a port known to answer with an ICMP error
 //     every millisecond. That keeps the host's token bucket empty, so the
 //     time between two ICMP errors is the time the host takes to earn
-//     one. Three such gaps give the interval (their maximum plus a margin).
+//     one. Two such gaps give the interval (their maximum plus a margin).
 //     A host whose errors keep coming back at once is not limited: its
 //     ports return to the usual retransmission.
 //  3. Paced. Retransmissions of the held ports go out one at a time, each
@@ -56,7 +56,7 @@ const (
 
 const (
 	drainPace    = time.Millisecond
-	drainGaps    = 3               // counted gaps that fix the interval
+	drainGaps    = 2               // counted gaps that fix the interval
 	drainSpare   = 20              // events in a row with tokens to spare: not limited
 	drainGiveUp  = 8 * time.Second // no interval by then: treat as not limited
 	starvedAfter = 3               // drain probes between two errors that prove the bucket was empty
@@ -80,7 +80,8 @@ type hostLimit struct {
 	gaps       []time.Duration
 	spare      int // errors in a row that came with tokens to spare
 
-	interval    time.Duration
+	interval    time.Duration // wait after an ICMP error before a paced probe
+	safe        time.Duration // the same, for a port that was silent before
 	queue       []queued
 	clean       *entry // the paced probe out, if any
 	cleanEvents int    // events when it was sent
@@ -144,7 +145,12 @@ func (e *engine) limitNoteReply(r probeReply, t time.Time) {
 			for _, x := range h.gaps {
 				g = max(g, x)
 			}
-			h.interval = g + g/50 + 3*drainPace
+			// Gaps are the interval give or take the drain pace and the
+			// host's clock tick (jiffies); the margin covers both. A port
+			// already silent once waits longer (safe), so that an interval
+			// a hair too short cannot make a closed port look silent twice.
+			h.interval = g + g/200 + 4*drainPace
+			h.safe = g + g/10 + 20*drainPace
 			h.phase = limitPaced
 			e.st.RateLimited++
 			e.st.ICMPInterval = max(e.st.ICMPInterval, h.interval)
@@ -321,7 +327,11 @@ func (e *engine) paceHost(ctx context.Context, h *hostLimit, now time.Time) (wai
 		if len(h.queue) == 0 {
 			return 0, false, nil
 		}
-		if d := h.lastErr.Add(h.interval).Sub(now); d > 0 {
+		wait := h.interval
+		if h.queue[0].e.cleanSilent > 0 {
+			wait = h.safe
+		}
+		if d := h.lastErr.Add(wait).Sub(now); d > 0 {
 			return d, true, nil
 		}
 		if !e.allowPaced(now) {
