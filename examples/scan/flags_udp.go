@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/portsense/portsense/probe"
 	"github.com/portsense/portsense/result"
@@ -159,4 +160,14 @@ func (p *plan) udpRunInfo(info *result.RunInfo) {
 	}
 	info.Proto = 0 // each protocol's ports as seen
 	info.Ports = ""
+}
+
+// rateLimitNote tells, in the progress line, about hosts whose ICMP
+// errors are rate-limited (UDP scans).
+func rateLimitNote(s scanner.Stats) string {
+	if s.RateLimited == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d sent, %d ICMP-rate-limited hosts (one error per %v; %d probes paced)",
+		s.Sent, s.RateLimited, s.ICMPInterval.Round(time.Millisecond), s.Paced)
 }

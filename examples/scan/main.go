@@ -723,7 +723,8 @@ func progressLine(s scanner.Stats) string {
 	if d := s.ETA(); d > 0 || s.Finished {
 		eta = d.Round(time.Second).String()
 	}
-	return fmt.Sprintf("scan: %5.1f%% done (%d/%d), %.0f probes/s, %d in flight, %d retransmits, elapsed %s, ETA %s",
+	line := fmt.Sprintf("scan: %5.1f%% done (%d/%d), %.0f probes/s, %d in flight, %d retransmits, elapsed %s, ETA %s",
 		100*s.Progress(), s.Done, s.Total, s.Rate, s.InFlight, s.Retransmits,
 		s.Elapsed.Round(time.Second), eta)
+	return line + rateLimitNote(s)
 }
