@@ -95,18 +95,16 @@ func (s *udpSockSession) try(p Probe, timeout time.Duration) (Reply, bool) {
 	conn.SetReadDeadline(time.Now().Add(timeout))
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
-	for {
-		n, err := conn.Read(*bp)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return Reply{}, false
-			}
-			return reply(err)
+	n, err := conn.Read(*bp)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return Reply{}, false
 		}
-		return Reply{Target: p.Target, Try: p.Try, State: result.Open, Reason: result.UDPResponse, Time: time.Now(),
-			Service: udpService(s.payloads, dst.Port(), (*bp)[:n])}, true
+		return reply(err)
 	}
+	return Reply{Target: p.Target, Try: p.Try, State: result.Open, Reason: result.UDPResponse, Time: time.Now(),
+		Service: udpService(s.payloads, dst.Port(), (*bp)[:n])}, true
 }
 
 // udpErrnoVerdict maps the errno a connected UDP socket reports for an
