@@ -146,10 +146,14 @@ func (e *engine) limitNoteReply(r probeReply, t time.Time) {
 				g = max(g, x)
 			}
 			// Gaps are the interval give or take the drain pace and the
-			// host's clock tick (jiffies); the margin covers both. A port
-			// already silent once waits longer (safe), so that an interval
-			// a hair too short cannot make a closed port look silent twice.
-			h.interval = g + g/200 + 4*drainPace
+			// host's clock tick (jiffies). A first paced try goes out after
+			// the largest gap: if that is a hair early the port stays
+			// silent once, which costs a timeout, not a verdict, since the
+			// host's bucket keeps the token. (Being late costs nothing
+			// either: the bucket banks the remainder.) A port already
+			// silent waits a safe margin longer, so that it cannot look
+			// silent twice for want of a token.
+			h.interval = g + drainPace
 			h.safe = g + g/10 + 20*drainPace
 			h.phase = limitPaced
 			e.st.RateLimited++
@@ -159,6 +163,11 @@ func (e *engine) limitNoteReply(r probeReply, t time.Time) {
 		}
 	}
 	if h.clean != nil && h.clean.t == r.target {
+		if h.clean.cleanSilent > 0 && h.interval < h.safe {
+			// A closed port that stayed silent to a paced try: that try
+			// was early. Wait a little longer from now on.
+			h.interval = min(h.interval+h.interval/100+2*drainPace, h.safe)
+		}
 		h.clean = nil
 	}
 	h.events++
