@@ -248,6 +248,9 @@ func ipKw(a netip.Addr) string {
 	return "ip6"
 }
 
+// progressRE reads examples/scan's last -v progress line.
+var progressRE = regexp.MustCompile(`(\d+) retransmits, .* (\d+) sent, \d+ ICMP-rate-limited hosts \(one error per ([^;]+); (\d+) probes paced\)`)
+
 var counterRE = regexp.MustCompile(`(saddr|daddr) (\S+) .*counter packets (\d+)`)
 
 func readCounters(t *testing.T, h *netlab.Host, runs []*udpRun) {
@@ -306,8 +309,8 @@ func udpTable(h *netlab.Host, runs []*udpRun) string {
 		floor := time.Duration(max(icmpPorts-6, 0)) * limit[r.fam]
 		note := ""
 		for _, l := range strings.Split(r.stderr, "\n") {
-			if strings.Contains(l, "rate-limited hosts") {
-				note = l[strings.Index(l, "retransmits")-0:]
+			if m := progressRE.FindStringSubmatch(l); m != nil {
+				note = fmt.Sprintf("%s probes: %s retransmissions, %s paced (incl. interval measurement), one ICMP error per %s", m[2], m[1], m[4], m[3])
 			}
 		}
 		status := fmt.Sprint(r.wrong)
