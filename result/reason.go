@@ -33,6 +33,10 @@ const (
 	ServiceBanner                   // "service-banner": the service spoke first
 	Sent                            // "sent": the probe went out; nothing more known
 	NoRoute                         // "no-route": this host has no route to the target; nothing was sent
+	// ICMPRateLimit ("icmp-rate-limit"): the host rate-limits its ICMP
+	// errors and the time budget ended before this silent port could be
+	// told apart from a closed one whose error was held back.
+	ICMPRateLimit
 )
 
 var reasonNames = [...]string{
@@ -61,6 +65,7 @@ var reasonNames = [...]string{
 	ServiceBanner:     "service-banner",
 	Sent:              "sent",
 	NoRoute:           "no-route",
+	ICMPRateLimit:     "icmp-rate-limit",
 }
 
 // String returns nmap's name for r ("syn-ack", "port-unreach", …).

@@ -31,6 +31,9 @@ type entry struct {
 	// waiting is true while the entry sits in the retransmission queue,
 	// that is, while it has no probe in the network.
 	waiting bool
+	// cleanSilent counts paced tries that met silence while the host had
+	// an ICMP token to answer with (see ratelimit.go).
+	cleanSilent int32
 }
 
 // sentAt is the send time of the entry's latest try.
@@ -89,6 +92,11 @@ type engine struct {
 
 	hostFirst map[netip.Addr]time.Time // only with a host timeout
 	hostGone  map[netip.Addr]bool
+
+	// ICMP budgets of UDP hosts that sent ICMP errors, and those with
+	// probes to pace (ratelimit.go).
+	limits map[netip.Addr]*hostLimit
+	pacing []*hostLimit
 
 	// proxy counts, per host with an open TCP port, the ports probed since
 	// and how many were open, to flag hosts that answer every SYN. Only
@@ -214,9 +222,16 @@ func (e *engine) run(ctx context.Context) (err error) {
 		if err := e.expire(ctx, now); err != nil {
 			return err
 		}
+		pw, err := e.sendPaced(ctx, now)
+		if err != nil {
+			return err
+		}
 		wait, busy, err := e.sendSome(ctx, now)
 		if err != nil {
 			return err
+		}
+		if pw > 0 && (wait == 0 || pw < wait) {
+			wait = pw
 		}
 		if e.exhausted && e.live == 0 {
 			return nil
@@ -324,7 +339,7 @@ func (e *engine) newEntry(t target.Target, pos uint64, now time.Time) *entry {
 	} else {
 		ent = new(entry)
 	}
-	ent.pos, ent.try = pos, 0
+	ent.pos, ent.try, ent.cleanSilent = pos, 0, 0
 	if pos-e.winBase >= uint64(len(e.win)) {
 		e.growWindow(pos)
 	}
@@ -409,6 +424,7 @@ func (e *engine) send(ctx context.Context, ent *entry, tg target.Target, t time.
 	e.st.Sent++
 	err := s.sess.Send(probe.Probe{Target: tg, Try: int(ent.try), Timeout: e.rtt.timeout()})
 	if err == nil {
+		e.limitNoteSent(tg)
 		return nil
 	}
 	if errors.Is(err, probe.ErrTargetSkipped) {
@@ -451,6 +467,11 @@ func (e *engine) expire(ctx context.Context, now time.Time) error {
 		ent := q.e
 		e.outstanding--
 		tg := e.it.At(ent.pos)
+		if taken, err := e.limitExpire(ctx, ent, tg, now); err != nil {
+			return err
+		} else if taken {
+			continue
+		}
 		if e.hostTimedOut(tg.Addr, now) {
 			e.skip(tg.Addr, now)
 			e.release(ent)
@@ -492,14 +513,15 @@ func (e *engine) nextDeadline(now time.Time) (time.Duration, bool) {
 }
 
 func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	e.limitNoteReply(probeReply{r.Target, r.State, r.Reason}, t)
 	ent := e.lookup(r.Target)
 	if ent == nil {
 		e.st.Late++
 		return nil
-	}
-	t := r.Time
-	if t.IsZero() {
-		t = time.Now()
 	}
 	e.st.Replies++
 	try := r.Try
@@ -519,9 +541,14 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// The target needed ent.try+1 tries to be answered, whichever try the
 	// answer names: a late answer to an earlier try means the timeout was
 	// too short, which calls for as many retries as a lost probe does.
-	e.maxSuccess = max(e.maxSuccess, entTry)
+	paced := e.limitPacing(r.Target)
+	if !paced {
+		e.maxSuccess = max(e.maxSuccess, entTry)
+	}
 	lost := 0.0
-	if try > 0 && try == entTry {
+	if try > 0 && try == entTry && !paced {
+		// A paced host's answers to retransmissions are its ICMP budget
+		// at work, not loss: first probes keep their speed.
 		lost = 1
 	}
 	// A reply to a retransmission proves an earlier try was lost. Loss that
@@ -542,7 +569,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	}
 	return e.finish(ctx, ent, result.Result{
 		AddrPort: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
-		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: entTry + 1, Time: t,
+		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: entTry + 1, Time: t, Service: r.Service,
 	})
 }
 
@@ -672,4 +699,13 @@ func (e *engine) proxyCheck(r result.Result) {
 		})
 		e.scan.mu.Unlock()
 	}
+}
+
+// holds reports whether ent is still the entry in flight for position pos
+// (entries are recycled, so a pointer alone does not say).
+func (e *engine) holds(ent *entry, pos uint64) bool {
+	if pos < e.winBase || pos-e.winBase >= uint64(len(e.win)) {
+		return false
+	}
+	return e.win[pos&uint64(len(e.win)-1)] == ent && ent.pos == pos
 }
