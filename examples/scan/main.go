@@ -215,8 +215,8 @@ type plan struct {
 	suppress map[target.Target]struct{}
 	prober   probe.Prober
 	scanType string
-	names    *serviceDB   // --servicedb, nil without
-	flush    func() error // flushes the outputs' buffers; the scan calls it every second
+	names    *serviceDB       // --servicedb, nil without
+	flush    func() error     // flushes the outputs' buffers; the scan calls it every second
 	extra    []scanner.Option // more probers: -sU with a TCP scan (flags_udp.go)
 }
 
