@@ -32,6 +32,7 @@ const (
 	Unreachable                     // "unreach": an ICMP unreachable of another code
 	ServiceBanner                   // "service-banner": the service spoke first
 	Sent                            // "sent": the probe went out; nothing more known
+	TimestampReply                  // "timestamp-reply": ICMP timestamp reply
 )
 
 var reasonNames = [...]string{
@@ -59,6 +60,7 @@ var reasonNames = [...]string{
 	Unreachable:       "unreach",
 	ServiceBanner:     "service-banner",
 	Sent:              "sent",
+	TimestampReply:    "timestamp-reply",
 }
 
 // String returns nmap's name for r ("syn-ack", "port-unreach", …).
