@@ -10,6 +10,7 @@ package probe
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 
@@ -44,6 +45,10 @@ type Reply struct {
 	// From is the address that sent the reply when it differs from the
 	// target, such as a router sending ICMP unreachable. Usually invalid.
 	From netip.Addr
+	// MAC is the link-layer source of the reply when the target is on a
+	// local link (ARP and NDP replies carry it); nil otherwise. Discovery
+	// probers set it; the scanner reports it in result.Host.MAC.
+	MAC net.HardwareAddr
 }
 
 // Prober sends probes of one protocol and classifies their replies.

@@ -116,6 +116,9 @@ func newEngine(ctx context.Context, s *Scanner, space *target.Space, it *target.
 		}
 		e.limiter = rate.NewLimiter(rate.Limit(lim), burst)
 	}
+	if s.cfg.limiter != nil {
+		e.limiter = s.cfg.limiter // stages of one Sweep share one ceiling
+	}
 	if space.Ports().Len() >= 100 {
 		e.proxy = map[netip.Addr]*proxyCount{}
 	}

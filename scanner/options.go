@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/portsense/portsense/probe"
 	"github.com/portsense/portsense/target"
 )
@@ -23,6 +25,7 @@ type config struct {
 	extra        []probe.Prober
 	progressFn   func(Stats)
 	progressTick time.Duration
+	limiter      *rate.Limiter // shared by the stages of a Sweep; nil = the engine's own
 }
 
 func defaultConfig() config {
