@@ -17,6 +17,7 @@ func rawPingAvailable() error {
 	return nil
 }
 
+// newRawPing waits for the one packet path (internal/afpacket, internal/wire).
 func newRawPing(PingConfig) (Prober, error) {
 	return nil, fmt.Errorf("raw ping: %w", errors.ErrUnsupported)
 }

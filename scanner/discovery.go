@@ -166,6 +166,7 @@ const (
 // port stage (such as a SYN-proxy suspicion) follow as further Host
 // records for the same address.
 //
+// Progress (WithProgress) is reported per group of the port stage.
 // Memory stays O(window + groups): the target list is never
 // materialised. The rate ceiling (WithRate) holds for both stages
 // together; the order's Seed permutes both; shards (WithOrder) split the
@@ -240,7 +241,7 @@ func (s *Scanner) startSweep(ctx context.Context, space *target.Space, out chan<
 	dcfg := s.cfg
 	pcfg := s.cfg
 	pcfg.order = target.IterConfig{Seed: s.cfg.order.Seed, Sequential: s.cfg.order.Sequential}
-	pcfg.progressFn = nil
+	dcfg.progressFn = nil // progress reports come from the port scan of each group
 	if lim := (&engine{cfg: s.cfg}).rateLimit(); lim > 0 {
 		burst := max(1, int(lim/200))
 		if s.cfg.params.scanDelay > 0 {
