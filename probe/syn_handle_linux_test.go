@@ -9,7 +9,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/portsense/portsense/internal/cookie"
-	"github.com/portsense/portsense/internal/packet"
+	"github.com/portsense/portsense/internal/wire"
 	"github.com/portsense/portsense/result"
 )
 
@@ -62,7 +62,7 @@ func TestSYNHandle(t *testing.T) {
 		s, got := handleSession(t)
 		sport := uint16(DefaultSYNSourcePort + 5)
 		c := s.hash.TCP(us, them, sport, 443)
-		var r packet.Reply
+		var r wire.Packet
 		for _, pkt := range [][]byte{
 			tcpReply(t, them, us, 443, sport, c+1, true, false),                // open
 			tcpReply(t, them, us, 443, sport, c+1, false, true),                // closed
@@ -108,7 +108,7 @@ func TestSYNHandleAllocs(t *testing.T) {
 		tcpReply(t, them, us, 80, DefaultSYNSourcePort, c+9, true, false),
 		icmpReply(t, them, us, them, DefaultSYNSourcePort, 80, c),
 	}
-	var r packet.Reply
+	var r wire.Packet
 	if n := testing.AllocsPerRun(200, func() {
 		for _, p := range pkts {
 			s.handle(&r, p, timeZero)
@@ -135,7 +135,7 @@ func BenchmarkSYNHandle(b *testing.B) {
 		} {
 			b.Run(name+"/"+fam.us, func(b *testing.B) {
 				b.ReportAllocs()
-				var r packet.Reply
+				var r wire.Packet
 				for b.Loop() {
 					s.handle(&r, pkt, timeZero)
 				}

@@ -11,10 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portsense/portsense/internal/afpacket"
 	"github.com/portsense/portsense/internal/cookie"
 	"github.com/portsense/portsense/internal/packet"
-	"github.com/portsense/portsense/internal/rawsock"
 	"github.com/portsense/portsense/internal/route"
+	"github.com/portsense/portsense/internal/wire"
 	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/target"
 )
@@ -32,7 +33,7 @@ func NewSYN(cfg *SYNConfig) (*SYN, error) {
 			return nil, fmt.Errorf("probe: interface %q: %w", c.Interface, err)
 		}
 	}
-	tx, err := rawsock.NewSender(1, packet.SYNLen6)
+	tx, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, nil)
 	if err != nil {
 		return nil, fmt.Errorf("probe: SYN scan: %w", err)
 	}
@@ -69,7 +70,7 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	} else if cfg.Source.Is6() {
 		cc.Src6 = cfg.Source
 	}
-	filter, err := rawsock.ReplyFilter(cfg.SourcePort, cfg.SourcePort+SYNSourcePorts-1)
+	filter, err := afpacket.ReplyFilter(wire.ProtoTCP, cfg.SourcePort, cfg.SourcePort+SYNSourcePorts-1)
 	if err != nil {
 		return nil, err
 	}
@@ -78,14 +79,24 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	if cfg.SendWorkers > 0 {
 		nsend = cfg.SendWorkers + 2
 	}
-	var senders []*rawsock.Sender
+	var (
+		conns   []*afpacket.Conn
+		senders []*afpacket.BatchWriter
+	)
 	closeAll := func() {
-		for _, t := range senders {
-			t.Close()
+		for _, c := range conns {
+			c.Close()
 		}
 	}
 	for range nsend {
-		tx, err := rawsock.NewSender(cfg.BatchSize, packet.SYNLen6)
+		// One socket per batch, so that workers send in parallel.
+		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, &afpacket.Config{WriteBuffer: 4 << 20})
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("probe: SYN scan: %w", err)
+		}
+		conns = append(conns, c)
+		tx, err := c.NewBatchWriter(cfg.BatchSize, packet.SYNLen6)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("probe: SYN scan: %w", err)
@@ -94,7 +105,14 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	}
 	// Replies are read on every interface: loopback targets answer on lo,
 	// routed ones on their interface. 256 bytes hold any header we read.
-	rx, err := rawsock.NewReceiver(0, filter, 64, 256)
+	rxc, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoAll,
+		&afpacket.Config{Filter: filter, IgnoreOutgoing: true, ReadBuffer: 8 << 20})
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("probe: SYN scan: %w", err)
+	}
+	conns = append(conns, rxc)
+	rx, err := rxc.NewBatchReader(64, 256)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("probe: SYN scan: %w", err)
@@ -104,14 +122,16 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 		hash:    cookie.New(key),
 		pending: map[route.NextHop][]pendingProbe{},
 		senders: senders,
+		conns:   conns,
 		tx:      senders[0],
+		rxc:     rxc,
 		rx:      rx,
 		deliver: deliver,
 		done:    make(chan struct{}),
 	}
 	if cfg.SendWorkers > 0 {
-		ss.free = make(chan *rawsock.Sender, nsend)
-		ss.work = make(chan *rawsock.Sender, nsend)
+		ss.free = make(chan *afpacket.BatchWriter, nsend)
+		ss.work = make(chan *afpacket.BatchWriter, nsend)
 		for _, t := range senders[1:] {
 			ss.free <- t
 		}
@@ -134,15 +154,16 @@ type SYNSession struct {
 	cfg     SYNConfig
 	hash    cookie.Hasher
 	deliver func(Reply)
-	rx      *rawsock.Receiver
+	rxc     *afpacket.Conn
+	rx      *afpacket.BatchReader
 	done    chan struct{}
 
 	routes *route.Cache // safe for concurrent use
 
 	mu      sync.Mutex                       // guards everything below, the send side
 	pending map[route.NextHop][]pendingProbe // probes waiting for ARP/NDP
-	tx      *rawsock.Sender                  // the batch being filled
-	lo4     *rawsock.IP4                     // opened on first use, for IPv4 targets on this host
+	tx      *afpacket.BatchWriter            // the batch being filled
+	lo4     *afpacket.RawIPv4                // opened on first use, for IPv4 targets on this host
 	lo4buf  [packet.SYNLen4]byte
 	tmpls   []*packet.SYN // one per source address
 	timer   *time.Timer
@@ -151,9 +172,10 @@ type SYNSession struct {
 
 	// Asynchronous sending (SendWorkers > 0): full batches go to work,
 	// workers send them and put them back on free.
-	senders  []*rawsock.Sender
-	free     chan *rawsock.Sender
-	work     chan *rawsock.Sender
+	senders  []*afpacket.BatchWriter
+	conns    []*afpacket.Conn // the senders' sockets and the receiver's
+	free     chan *afpacket.BatchWriter
+	work     chan *afpacket.BatchWriter
 	inflight sync.WaitGroup // batches handed to workers, not yet sent
 	workers  sync.WaitGroup
 	errMu    sync.Mutex
@@ -273,9 +295,9 @@ func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: source %v is of another address family", ErrTargetSkipped, dst, hop.Src)
 	}
-	d := rawsock.Dest{Ifindex: hop.Ifindex, Proto: 0x0800, HWLen: hop.HWLen, HW: hop.HW}
+	d := afpacket.Addr{Ifindex: hop.Ifindex, Protocol: afpacket.ProtoIPv4, HWLen: hop.HWLen, HW: hop.HW}
 	if tmpl.Is6() {
-		d.Proto = 0x86dd
+		d.Protocol = afpacket.ProtoIPv6
 	}
 	s.tx.Commit(n, &d)
 	switch {
@@ -291,7 +313,7 @@ func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 // unbatched: such scans are small.
 func (s *SYNSession) sendLocal4(tmpl *packet.SYN, dst netip.Addr, sport, dport uint16, seq uint32) error {
 	if s.lo4 == nil {
-		lo4, err := rawsock.NewIP4()
+		lo4, err := afpacket.ListenRawIPv4()
 		if err != nil {
 			return fmt.Errorf("probe: SYN scan of this host: %w", err)
 		}
@@ -302,7 +324,7 @@ func (s *SYNSession) sendLocal4(tmpl *packet.SYN, dst netip.Addr, sport, dport u
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: source of another address family", ErrTargetSkipped, dst)
 	}
-	if err := s.lo4.Send(s.lo4buf[:n], dst.As4()); err != nil {
+	if err := s.lo4.Send(s.lo4buf[:n], dst); err != nil {
 		return fmt.Errorf("probe: SYN send: %w", err)
 	}
 	s.sent.Add(1)
@@ -410,8 +432,9 @@ func (s *SYNSession) timerFlush() {
 // Stats returns the session's counters so far.
 func (s *SYNSession) Stats() SYNStats {
 	var dropped uint64
-	if s.rx != nil {
-		dropped = s.rx.Drops()
+	if s.rxc != nil {
+		st, _ := s.rxc.Stats() // no lock; final counters after Close
+		dropped = st.Drops
 	}
 	return SYNStats{
 		Sent:      s.sent.Load(),
@@ -444,8 +467,8 @@ func (s *SYNSession) Close() error {
 		s.workers.Wait()
 	}
 	var err error
-	for _, t := range s.senders {
-		if e := t.Close(); err == nil {
+	for _, c := range s.conns[:len(s.conns)-1] { // the senders' sockets
+		if e := c.Close(); err == nil {
 			err = e
 		}
 	}
@@ -455,7 +478,7 @@ func (s *SYNSession) Close() error {
 	clear(s.pending)
 	s.mu.Unlock()
 	s.routes.Close() // after unlocking: resolutions end by calling resolved
-	if e := s.rx.Close(); err == nil {
+	if e := s.rxc.Close(); err == nil {
 		err = e
 	}
 	<-s.done
@@ -467,7 +490,7 @@ func (s *SYNSession) Close() error {
 
 func (s *SYNSession) receive() {
 	defer close(s.done)
-	var r packet.Reply
+	var r wire.Packet
 	for {
 		pkts, err := s.rx.Read()
 		if err != nil {
@@ -483,23 +506,23 @@ func (s *SYNSession) receive() {
 
 // handle classifies one received packet and delivers it if its cookie
 // matches.
-func (s *SYNSession) handle(r *packet.Reply, b []byte, now time.Time) {
-	if r.Decode(b) != nil {
+func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
+	if r.DecodeIP(b) != nil {
 		s.ignored.Add(1)
 		return
 	}
 	lo := s.cfg.SourcePort
-	switch r.Kind {
-	case packet.KindTCP:
-		if r.DstPort-lo >= SYNSourcePorts || r.Flags&packet.FlagACK == 0 {
+	switch r.Proto {
+	case wire.ProtoTCP:
+		if r.DstPort-lo >= SYNSourcePorts || r.Flags&wire.FlagACK == 0 {
 			s.ignored.Add(1)
 			return
 		}
 		var rep Reply
 		switch {
-		case r.Flags&(packet.FlagSYN|packet.FlagRST) == packet.FlagSYN:
+		case r.Flags&(wire.FlagSYN|wire.FlagRST) == wire.FlagSYN:
 			rep.State, rep.Reason = result.Open, result.SynAck
-		case r.Flags&packet.FlagRST != 0:
+		case r.Flags&wire.FlagRST != 0:
 			rep.State, rep.Reason = result.Closed, result.Reset
 		default:
 			s.ignored.Add(1)
@@ -515,10 +538,10 @@ func (s *SYNSession) handle(r *packet.Reply, b []byte, now time.Time) {
 		rep.Time = now
 		s.delivered.Add(1)
 		s.deliver(rep)
-	case packet.KindICMP:
-		q := &r.ICMPQuote
-		reason, ok := icmpReason(r.V6, r.ICMPType, r.ICMPCode)
-		if !ok || q.SrcPort-lo >= SYNSourcePorts {
+	case wire.ProtoICMP, wire.ProtoICMPv6:
+		q := &r.Quote
+		reason, ok := icmpReason(r.Proto == wire.ProtoICMPv6, r.ICMPType, r.ICMPCode)
+		if !ok || !r.HasQuote || q.Proto != wire.ProtoTCP || q.TransportLen < 8 || q.SrcPort-lo >= SYNSourcePorts {
 			s.ignored.Add(1)
 			return
 		}

@@ -1,9 +1,11 @@
-// Package packet builds TCP SYN probes from prebuilt templates and decodes
-// the replies raw probers care about (TCP, ICMP and ICMPv6 errors) without
-// allocating.
+// Package packet builds the packets raw probers send: TCP SYN probes from
+// prebuilt templates, ARP requests, IPv6 neighbour solicitations and ICMP
+// echo requests, without allocating. Replies are decoded by
+// internal/wire, the one decoder.
 //
 // Buffers hold network-layer packets: they start at the IPv4 or IPv6
-// header, as an AF_PACKET SOCK_DGRAM socket sends and receives them.
+// header (or the ARP header), as an AF_PACKET SOCK_DGRAM socket sends and
+// receives them.
 package packet
 
 import "encoding/binary"

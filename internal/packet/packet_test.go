@@ -3,12 +3,13 @@ package packet
 import (
 	"encoding/binary"
 	"fmt"
-	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"github.com/portsense/portsense/internal/wire"
 )
 
 var (
@@ -93,110 +94,6 @@ func TestSYNBuildAllocs(t *testing.T) {
 	}
 }
 
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func synAck4(t testing.TB) []byte {
-	ip := &layers.IPv4{Version: 4, TTL: 57, Protocol: layers.IPProtocolTCP, SrcIP: net.IP(dst4.AsSlice()), DstIP: net.IP(src4.AsSlice())}
-	tcp := &layers.TCP{SrcPort: 443, DstPort: 61441, Seq: 7, Ack: 0x11223345, SYN: true, ACK: true, Window: 100}
-	_ = tcp.SetNetworkLayerForChecksum(ip)
-	return serialize(t, ip, tcp)
-}
-
-func icmp6Unreach(t testing.TB) []byte {
-	probe, _ := NewSYN(src6, 64, 1024, 1460)
-	var q [128]byte
-	n := probe.Build(q[:], dst6, 61442, 22, 0xcafef00d)
-	router := net.ParseIP("2001:db8:ff::1")
-	ip := &layers.IPv6{Version: 6, HopLimit: 63, NextHeader: layers.IPProtocolICMPv6, SrcIP: router, DstIP: net.IP(src6.AsSlice())}
-	ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(1, 1)}
-	_ = ic.SetNetworkLayerForChecksum(ip)
-	return serialize(t, ip, ic, gopacket.Payload(append(make([]byte, 4), q[:n]...)))
-}
-
-func icmp4Unreach(t testing.TB) []byte {
-	probe, _ := NewSYN(src4, 64, 1024, 1460)
-	var q [128]byte
-	probe.Build(q[:], dst4, 61440, 25, 0xcafef00d)
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: net.IP(dst4.AsSlice()), DstIP: net.IP(src4.AsSlice())}
-	ic := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 13)}
-	return serialize(t, ip, ic, gopacket.Payload(q[:28])) // quote: IP header + 8 bytes, as RFC 792 requires
-}
-
-func TestDecode(t *testing.T) {
-	var r Reply
-	if err := r.Decode(append(synAck4(t), 0, 0, 0, 0)); err != nil { // with link padding
-		t.Fatal(err)
-	}
-	if r.Kind != KindTCP || r.Src != dst4 || r.Dst != src4 || r.SrcPort != 443 || r.DstPort != 61441 ||
-		r.Ack != 0x11223345 || r.Flags != FlagSYN|FlagACK || r.TTL != 57 {
-		t.Fatalf("SYN-ACK decoded as %+v", r)
-	}
-
-	if err := r.Decode(icmp4Unreach(t)); err != nil {
-		t.Fatal(err)
-	}
-	want := Quote{Src: src4, Dst: dst4, SrcPort: 61440, DstPort: 25, Seq: 0xcafef00d}
-	if r.Kind != KindICMP || r.ICMPType != 3 || r.ICMPCode != 13 || r.ICMPQuote != want || r.V6 {
-		t.Fatalf("ICMP decoded as %+v", r)
-	}
-
-	if err := r.Decode(icmp6Unreach(t)); err != nil {
-		t.Fatal(err)
-	}
-	want = Quote{Src: src6, Dst: dst6, SrcPort: 61442, DstPort: 22, Seq: 0xcafef00d}
-	if r.Kind != KindICMP || r.ICMPType != 1 || r.ICMPCode != 1 || r.ICMPQuote != want || !r.V6 ||
-		r.Src != netip.MustParseAddr("2001:db8:ff::1") || r.TTL != 63 {
-		t.Fatalf("ICMPv6 decoded as %+v", r)
-	}
-}
-
-func TestDecodeRejects(t *testing.T) {
-	good := synAck4(t)
-	frag := append([]byte(nil), good...)
-	binary.BigEndian.PutUint16(frag[6:], 0x2000) // more fragments
-	udp := append([]byte(nil), good...)
-	udp[9] = 17
-	echo := serialize(t, &layers.IPv4{Version: 4, TTL: 1, Protocol: layers.IPProtocolICMPv4, SrcIP: net.IP(dst4.AsSlice()), DstIP: net.IP(src4.AsSlice())},
-		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(0, 0)}, gopacket.Payload(make([]byte, 40)))
-	for name, c := range map[string]struct {
-		b    []byte
-		want error
-	}{
-		"empty":     {nil, ErrTruncated},
-		"version":   {[]byte{0x50, 0, 0, 0}, ErrVersion},
-		"short ip":  {good[:19], ErrTruncated},
-		"short tcp": {good[:30], ErrTruncated},
-		"fragment":  {frag, ErrFragment},
-		"udp":       {udp, ErrUnsupported},
-		"echo":      {echo, ErrUnsupported},
-		"short v6":  {icmp6Unreach(t)[:60], ErrTruncated},
-	} {
-		var r Reply
-		if err := r.Decode(c.b); err != c.want {
-			t.Errorf("%s: got %v, want %v", name, err, c.want)
-		}
-	}
-}
-
-func TestDecodeAllocs(t *testing.T) {
-	pkts := [][]byte{synAck4(t), icmp4Unreach(t), icmp6Unreach(t)}
-	var r Reply
-	if n := testing.AllocsPerRun(100, func() {
-		for _, p := range pkts {
-			_ = r.Decode(p)
-		}
-	}); n != 0 {
-		t.Fatalf("Decode allocates %v times", n)
-	}
-}
-
 func BenchmarkSYNBuild(b *testing.B) {
 	for _, c := range []struct {
 		name     string
@@ -213,42 +110,47 @@ func BenchmarkSYNBuild(b *testing.B) {
 	}
 }
 
-func BenchmarkReplyDecode(b *testing.B) {
-	for name, p := range map[string][]byte{"synack4": synAck4(b), "icmp4": icmp4Unreach(b), "icmp6": icmp6Unreach(b)} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			var r Reply
-			for b.Loop() {
-				if r.Decode(p) != nil {
-					b.Fatal("decode failed")
-				}
-			}
-		})
-	}
-}
-
-func FuzzDecodeReply(f *testing.F) {
-	f.Add(synAck4(f))
-	f.Add(icmp4Unreach(f))
-	f.Add(icmp6Unreach(f))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var r Reply
-		err := r.Decode(b)
-		if err == nil && r.Kind == KindNone {
-			t.Fatal("nil error without a kind")
-		}
-		if err != nil && r.Kind != KindNone {
-			t.Fatalf("error %v with kind %d", err, r.Kind)
-		}
-	})
-}
-
 func ExampleSYN_Build() {
 	s, _ := NewSYN(netip.MustParseAddr("198.18.1.1"), 64, 1024, 1460)
 	var buf [SYNLen6]byte
 	n := s.Build(buf[:], netip.MustParseAddr("198.18.1.2"), 61440, 80, 0x01020304)
-	var r Reply
-	err := r.Decode(buf[:n])
-	fmt.Println(n, err, r.Src, r.Dst, r.DstPort, r.Seq == 0x01020304, r.Flags == FlagSYN)
+	var p wire.Packet
+	err := p.DecodeIP(buf[:n])
+	fmt.Println(n, err, p.Src, p.Dst, p.DstPort, p.Seq == 0x01020304, p.Flags == wire.FlagSYN)
 	// Output: 44 <nil> 198.18.1.1 198.18.1.2 80 true true
+}
+
+func TestDiscoveryBuildRejects(t *testing.T) {
+	var b [128]byte
+	hw := [6]byte{2, 0, 0, 0, 0, 1}
+	if ARPRequest(b[:10], hw, src4, dst4) != 0 || ARPRequest(b[:], hw, src6, dst6) != 0 {
+		t.Error("ARPRequest built into a short buffer or for IPv6")
+	}
+	if NeighborSolicitation(b[:20], hw, src6, dst6) != 0 || NeighborSolicitation(b[:], hw, src4, dst4) != 0 {
+		t.Error("NeighborSolicitation built into a short buffer or for IPv4")
+	}
+	if ICMPEcho(b[:], src4, dst6, 1, 1, 64, nil) != 0 || ICMPEcho(b[:30], src6, dst6, 1, 1, 64, nil) != 0 {
+		t.Error("ICMPEcho built for mixed families or into a short buffer")
+	}
+	if n := ICMPEcho(b[:], src4, dst4, 1, 1, 64, []byte("abcd")); n != ICMPEchoLen4+4 || Checksum(b[:20]) != 0 || Checksum(b[20:n]) != 0 {
+		t.Errorf("echo of %d bytes with bad checksums", n)
+	}
+	if got := SolicitedNode(netip.MustParseAddr("2001:db8::1:2:3")); got != netip.MustParseAddr("ff02::1:ff02:3") {
+		t.Errorf("solicited-node group %v", got)
+	}
+	if got := MulticastHW(netip.MustParseAddr("ff02::1:ff02:3")); got != [6]byte{0x33, 0x33, 0xff, 0x02, 0, 3} {
+		t.Errorf("multicast hw % x", got)
+	}
+}
+
+func TestDiscoveryAllocs(t *testing.T) {
+	var b [128]byte
+	hw := [6]byte{2, 0, 0, 0, 0, 1}
+	if n := testing.AllocsPerRun(100, func() {
+		ARPRequest(b[:], hw, src4, dst4)
+		NeighborSolicitation(b[:], hw, src6, dst6)
+		ICMPEcho(b[:], src6, dst6, 1, 2, 64, nil)
+	}); n != 0 {
+		t.Fatalf("builders allocate %v times", n)
+	}
 }

@@ -59,7 +59,7 @@ func NewSYN(src netip.Addr, ttl uint8, window, mss uint16) (*SYN, error) {
 		s.tcpSum = sum(0, a[:])
 	}
 	tcp[12] = 6 << 4 // data offset: 6 words
-	tcp[13] = FlagSYN
+	tcp[13] = 0x02   // SYN
 	binary.BigEndian.PutUint16(tcp[14:], window)
 	tcp[20], tcp[21] = 2, 4 // MSS option
 	binary.BigEndian.PutUint16(tcp[22:], mss)

@@ -1,4 +1,4 @@
-package rawsock
+package afpacket_test
 
 import (
 	"testing"

@@ -1,0 +1,139 @@
+package wire_test
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/portsense/portsense/internal/packet"
+	"github.com/portsense/portsense/internal/wire"
+)
+
+// gpAddr converts a gopacket address once, as the design says: a 4-byte
+// slice is IPv4, a 16-byte one IPv6 (IPv4-mapped stays mapped).
+func gpAddr(b []byte) netip.Addr {
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// FuzzDecode checks that Decode never panics, is deterministic, returns
+// only its two error classes, and agrees with gopacket's layers (the test
+// oracle) on every field both decode, compared as netip values.
+func FuzzDecode(f *testing.F) {
+	inner4 := serialize(f, ip4(layers.IPProtocolUDP, v4a, v4b), &layers.UDP{SrcPort: 9, DstPort: 10})
+	inner6 := serialize(f, ip6(layers.IPProtocolTCP, v6a, v6b), &layers.TCP{SrcPort: 1, DstPort: 2, SYN: true, DataOffset: 5})
+	var arp, ns, echo [128]byte
+	packet.ARPRequest(arp[:], [6]byte(mac1), v4a, v4b)
+	n := packet.NeighborSolicitation(ns[:], [6]byte(mac1), v6a, v6b)
+	m := packet.ICMPEcho(echo[:], v6a, v6b, 1, 2, 64, []byte("x"))
+	f.Add(uint16(wire.LinkEthernet), serialize(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP, v4a, v4b), &layers.TCP{SrcPort: 1, DstPort: 2, SYN: true, DataOffset: 5}))
+	f.Add(uint16(wire.LinkEthernet), serialize(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4, v4b, v4a), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, gopacket.Payload(inner4)))
+	f.Add(uint16(wire.LinkEthernet), serialize(f, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv6, v6b, v6a), &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(1, 4)}, gopacket.Payload(append([]byte{0, 0, 0, 0}, inner6...))))
+	f.Add(uint16(wire.LinkEthernet), append(serialize(f, eth(layers.EthernetTypeARP)), arp[:packet.ARPLen]...))
+	f.Add(uint16(wire.LinkRaw), ns[:n])
+	f.Add(uint16(wire.LinkRaw), echo[:m])
+	f.Add(uint16(wire.LinkRaw), serialize(f, ip6(layers.IPProtocolUDP, v6a, netip.MustParseAddr("::ffff:48.48.48.48")), &layers.UDP{SrcPort: 1, DstPort: 2}))
+	f.Add(uint16(wire.LinkLinuxSLL), append(append(make([]byte, 14), 0x08, 0), inner4...))
+	f.Add(uint16(wire.LinkNull), append([]byte{2, 0, 0, 0}, inner4...))
+	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
+		var p, p2 wire.Packet
+		err := p.Decode(wire.LinkType(link), data)
+		err2 := p2.Decode(wire.LinkType(link), data)
+		if err != err2 || !same(&p, &p2) {
+			t.Fatalf("not deterministic: %v %+v / %v %+v", err, p, err2, p2)
+		}
+		if err != nil {
+			if !errors.Is(err, wire.ErrMalformed) && !errors.Is(err, wire.ErrNotObserved) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor ErrNotObserved", err)
+			}
+			return
+		}
+		if !p.Src.IsValid() || !p.Dst.IsValid() || p.Src.Is4() != p.Dst.Is4() {
+			t.Fatalf("bad addresses %v %v", p.Src, p.Dst)
+		}
+		if p.HasQuote && (p.Quote.Src.Is4() != p.Src.Is4() || !p.ICMPClass().Kind.IsError()) {
+			t.Fatalf("bad quote %+v", p)
+		}
+		lt := wire.LinkType(link)
+		if lt != wire.LinkEthernet && lt != wire.LinkRaw {
+			return
+		}
+		first := layers.LayerTypeEthernet
+		if lt == wire.LinkRaw {
+			first = layers.LayerTypeIPv4
+			if p.IsIPv6() {
+				first = layers.LayerTypeIPv6
+			}
+		}
+		gp := gopacket.NewPacket(data, first, gopacket.DecodeOptions{NoCopy: true, Lazy: false})
+		if gp.ErrorLayer() != nil {
+			return // gopacket refuses what we accept: compare nothing
+		}
+		if l, ok := gp.Layer(layers.LayerTypeARP).(*layers.ARP); ok && p.IsARP() {
+			if gpAddr(l.SourceProtAddress) != p.Src || gpAddr(l.DstProtAddress) != p.Dst || l.Operation != p.ARPOp {
+				t.Fatalf("arp %+v, gopacket %+v", p, l)
+			}
+			return
+		}
+		switch l := gp.NetworkLayer().(type) {
+		case *layers.IPv4:
+			if gpAddr(l.SrcIP) != p.Src || gpAddr(l.DstIP) != p.Dst || l.TTL != p.TTL {
+				t.Fatalf("ipv4 %v>%v ttl %d, gopacket %v>%v ttl %d", p.Src, p.Dst, p.TTL, l.SrcIP, l.DstIP, l.TTL)
+			}
+		case *layers.IPv6:
+			if gpAddr(l.SrcIP) != p.Src || gpAddr(l.DstIP) != p.Dst || l.HopLimit != p.TTL {
+				t.Fatalf("ipv6 %v>%v, gopacket %v>%v", p.Src, p.Dst, l.SrcIP, l.DstIP)
+			}
+		default:
+			return
+		}
+		switch l := gp.TransportLayer().(type) {
+		case *layers.TCP:
+			if p.Proto != wire.ProtoTCP || uint16(l.SrcPort) != p.SrcPort || uint16(l.DstPort) != p.DstPort ||
+				l.Seq != p.Seq || l.Ack != p.Ack || l.Window != p.Window {
+				t.Fatalf("tcp %+v, gopacket %v", p, l)
+			}
+		case *layers.UDP:
+			if p.Proto != wire.ProtoUDP || uint16(l.SrcPort) != p.SrcPort || uint16(l.DstPort) != p.DstPort {
+				t.Fatalf("udp %+v, gopacket %v", p, l)
+			}
+		}
+		if l, ok := gp.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok && p.Proto == wire.ProtoICMP {
+			if l.TypeCode.Type() != p.ICMPType || l.TypeCode.Code() != p.ICMPCode {
+				t.Fatalf("icmp %+v, gopacket %v", p, l)
+			}
+			if (p.ICMPType == 0 || p.ICMPType == 8) && (l.Id != p.ICMPID || l.Seq != p.ICMPSeq) {
+				t.Fatalf("echo %+v, gopacket %v", p, l)
+			}
+		}
+		if l, ok := gp.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok && p.Proto == wire.ProtoICMPv6 {
+			if l.TypeCode.Type() != p.ICMPType || l.TypeCode.Code() != p.ICMPCode {
+				t.Fatalf("icmpv6 %+v, gopacket %v", p, l)
+			}
+		}
+		if l, ok := gp.Layer(layers.LayerTypeICMPv6NeighborSolicitation).(*layers.ICMPv6NeighborSolicitation); ok && p.ICMPType == 135 {
+			if gpAddr(l.TargetAddress) != p.NDTarget {
+				t.Fatalf("ns target %v, gopacket %v", p.NDTarget, l.TargetAddress)
+			}
+		}
+		if l, ok := gp.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement); ok && p.ICMPType == 136 {
+			if gpAddr(l.TargetAddress) != p.NDTarget {
+				t.Fatalf("na target %v, gopacket %v", p.NDTarget, l.TargetAddress)
+			}
+		}
+	})
+}
+
+// same compares two packets field by field (Payload by content).
+func same(a, b *wire.Packet) bool {
+	return string(a.Payload) == string(b.Payload) && reflect.DeepEqual(withoutPayload(*a), withoutPayload(*b))
+}
+
+func withoutPayload(p wire.Packet) wire.Packet {
+	p.Payload = nil
+	return p
+}
