@@ -28,6 +28,11 @@ type Probe struct {
 	// up on this try. Probers with blocking sends (connect) use it to bound
 	// their work; raw probers ignore it.
 	Timeout time.Duration
+	// Final is set when the engine plans no further try for this target
+	// (as far as it knows when sending). Probers that spread their
+	// packets over tries, such as a ping sending its less likely methods
+	// from the second try on, send everything on a final try.
+	Final bool
 }
 
 // Reply is what a prober learnt about a target from a reply (or from the

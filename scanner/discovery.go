@@ -23,10 +23,6 @@ import (
 // probe.HostProtocol, see probe.NewPing) probes each. Its Open replies are
 // hosts that are up; silence after the retries means down.
 
-// discoveryRetries is the retry floor of discovery (within the timing's
-// maximum): with 5 % loss a live host is missed with odds 0.05^4.
-const discoveryRetries = 3
-
 // hostPorts is the port set of a discovery space: the zero Port alone.
 var hostPorts = target.PortsOf(probe.HostProtocol, 0)
 
@@ -80,10 +76,6 @@ func (s *Scanner) startDiscovery(ctx context.Context, hosts *target.Hosts, cfg c
 	if err != nil {
 		return nil, nil, err
 	}
-	// A port that never answers costs a retry or two; a host called down
-	// wrongly loses all its ports. Discovery therefore always uses its
-	// retries (up to discoveryRetries) instead of learning how few suffice.
-	cfg.minRetries = max(cfg.minRetries, min(cfg.params.maxRetries, discoveryRetries))
 	tap := &macTap{Prober: p}
 	sub := &Scanner{probers: map[target.Protocol]probe.Prober{probe.HostProtocol: tap}, cfg: cfg}
 	sc, err := sub.Start(ctx, sp)

@@ -347,7 +347,7 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 	e.outstanding++
 	e.timeouts.push(queued{ent, ent.gen})
 	e.st.Sent++
-	err := s.sess.Send(probe.Probe{Target: ent.t, Try: ent.try, Timeout: e.rtt.timeout()})
+	err := s.sess.Send(probe.Probe{Target: ent.t, Try: ent.try, Timeout: e.rtt.timeout(), Final: ent.try+1 >= e.allowedTries()})
 	if err == nil {
 		return nil
 	}

@@ -208,7 +208,9 @@ func discover(ctx context.Context, p *plan, w result.Writer, stderr io.Writer, o
 			if err != nil {
 				return true, err
 			}
-			write(w.WriteHost(h))
+			if h.State == result.HostUp || o.verbose > 0 {
+				write(w.WriteHost(h)) // nmap lists down hosts only with -v
+			}
 		}
 		return true, writeErr
 	}
@@ -222,7 +224,9 @@ func discover(ctx context.Context, p *plan, w result.Writer, stderr io.Writer, o
 		}
 		switch {
 		case rec.Host != nil:
-			write(w.WriteHost(*rec.Host))
+			if rec.Host.State == result.HostUp || o.verbose > 0 {
+				write(w.WriteHost(*rec.Host))
+			}
 		case rec.Result != nil:
 			if o.openOnly && rec.Result.State != result.Open {
 				continue

@@ -1,0 +1,238 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/portsense/portsense/internal/netlab"
+	"github.com/portsense/portsense/probe"
+	"github.com/portsense/portsense/result"
+	"github.com/portsense/portsense/target"
+)
+
+// The discovery lab: one host answering for AnyIP ranges split in
+// classes by nftables rules, a blackholed (dark) range, and the host's own
+// on-link address next to a dark on-link address. The same for IPv6.
+type pingClass int
+
+const (
+	classPlain   pingClass = iota // answers everything
+	classNoICMP                   // drops ICMP echo and timestamp; TCP answers
+	classSYNOnly                  // no ICMP, drops bare ACKs: only the SYN ping answers
+	classACKOnly                  // no ICMP, drops SYNs: only the ACK ping answers
+	classDark                     // blackholed
+	classLink                     // the host's on-link address
+	classLinkDark                 // an on-link address nobody has
+)
+
+var classNames = [...]string{"plain", "no-icmp", "syn-only", "ack-only", "dark", "link", "link-dark"}
+
+func (c pingClass) String() string { return classNames[c] }
+
+type pingLab struct {
+	host   *netlab.Host
+	mac    net.HardwareAddr
+	class  map[netip.Addr]pingClass
+	hosts  *target.Hosts
+	live4  netip.Prefix
+	live6  netip.Prefix
+	subnet int
+}
+
+// newPingLab builds the lab on a host with cfg; n (0..15) keeps prefixes
+// apart when one test builds several.
+func newPingLab(t *testing.T, lab *netlab.Lab, cfg netlab.HostConfig, n int) *pingLab {
+	h := lab.AddHost(cfg)
+	l := &pingLab{host: h, class: map[netip.Addr]pingClass{}, subnet: h.Subnet}
+	l.live4 = netip.MustParsePrefix(fmt.Sprintf("198.19.%d.0/28", 200+n))
+	dark4 := netip.MustParsePrefix(fmt.Sprintf("198.19.%d.16/28", 200+n))
+	l.live6 = netip.MustParsePrefix(fmt.Sprintf("2001:db8:f2%02x::/124", n))
+	dark6 := netip.MustParsePrefix(fmt.Sprintf("2001:db8:f2%02x::10/124", n))
+	h.AnyIP(t, l.live4)
+	h.AnyIP(t, l.live6)
+	h.Blackhole(t, dark4)
+	h.Blackhole(t, dark6)
+	r4 := func(lo, hi int) string {
+		b := l.live4.Addr().As4()
+		return fmt.Sprintf("%d.%d.%d.%d-%d.%d.%d.%d", b[0], b[1], b[2], lo, b[0], b[1], b[2], hi)
+	}
+	r6 := func(lo, hi int) string {
+		return fmt.Sprintf("%s-%s", addr6(l.live6, lo), addr6(l.live6, hi))
+	}
+	rules := fmt.Sprintf(`table inet psdisc {
+	chain in {
+		type filter hook input priority -10; policy accept;
+		ip daddr %[1]s icmp type { echo-request, timestamp-request } drop
+		ip6 daddr %[2]s icmpv6 type echo-request drop
+		ip daddr %[3]s tcp flags & (fin|syn|rst|ack) == ack drop
+		ip6 daddr %[4]s tcp flags & (fin|syn|rst|ack) == ack drop
+		ip daddr %[5]s tcp flags & (syn|ack) == syn drop
+		ip6 daddr %[6]s tcp flags & (syn|ack) == syn drop
+	}
+}
+`, r4(4, 15), r6(4, 15), r4(8, 11), r6(8, 11), r4(12, 15), r6(12, 15))
+	h.Run(t, "sh", "-c", "nft -f - <<'EOF'\n"+rules+"EOF\n")
+	var addrs []netip.Addr
+	for i := range 16 {
+		c := pingClass(i / 4)
+		for _, a := range []netip.Addr{addrAt(l.live4, i), addr6(l.live6, i)} {
+			l.class[a] = c
+			addrs = append(addrs, a)
+		}
+		for _, a := range []netip.Addr{addrAt(dark4, i), addr6(dark6, i)} {
+			l.class[a] = classDark
+			addrs = append(addrs, a)
+		}
+	}
+	l.class[h.Addr4], l.class[h.Addr6] = classLink, classLink
+	ld4 := netip.AddrFrom4([4]byte{198, 18, byte(h.Subnet), 77})
+	ld6 := netip.MustParseAddr(fmt.Sprintf("2001:db8:%d::77", h.Subnet))
+	l.class[ld4], l.class[ld6] = classLinkDark, classLinkDark
+	addrs = append(addrs, h.Addr4, h.Addr6, ld4, ld6)
+	l.hosts = target.NewHosts(addrs...)
+	require.NoError(t, h.Do(func() error {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return err
+		}
+		for _, ifi := range ifs {
+			as, _ := ifi.Addrs()
+			for _, a := range as {
+				if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == h.Addr4 {
+					l.mac = ifi.HardwareAddr
+				}
+			}
+		}
+		return nil
+	}))
+	require.NotNil(t, l.mac, "no MAC for %v", h.Addr4)
+	return l
+}
+
+func addrAt(p netip.Prefix, i int) netip.Addr {
+	a := p.Addr()
+	for range i {
+		a = a.Next()
+	}
+	return a
+}
+
+func addr6(p netip.Prefix, i int) netip.Addr { return addrAt(p, i) }
+
+// discover runs discovery of l's hosts with cfg and checks every verdict
+// against up(class).
+func (l *pingLab) discover(t *testing.T, cfg *probe.PingConfig, up func(netip.Addr, pingClass) bool, opts ...Option) {
+	t.Helper()
+	ping, err := probe.NewPing(cfg)
+	require.NoError(t, err)
+	opts = append([]Option{WithTiming(T4), WithRTTTimeouts(0, 50*time.Millisecond, 300*time.Millisecond), WithMinRetries(4), WithMaxRetries(4)}, opts...)
+	s, err := New(ping, opts...)
+	require.NoError(t, err)
+	seen := 0
+	reasons := map[string]int{}
+	defer func() { t.Logf("verdicts by class/family/reason: %v", reasons) }()
+	for h, err := range s.Discover(context.Background(), l.hosts) {
+		require.NoError(t, err)
+		seen++
+		fam := "v4"
+		if h.Addr.Is6() {
+			fam = "v6"
+		}
+		reasons[fmt.Sprintf("%v/%s/%v", l.class[h.Addr], fam, h.Reason)]++
+		c, ok := l.class[h.Addr]
+		require.True(t, ok, "verdict on a stranger %v", h.Addr)
+		want := up(h.Addr, c)
+		if !assert.Equal(t, want, h.State == result.HostUp, "%v (%v): %v %v", h.Addr, c, h.State, h.Reason) {
+			continue
+		}
+		if !want {
+			assert.Equal(t, result.NoResponse, h.Reason, "%v", h.Addr)
+			continue
+		}
+		assert.NotZero(t, h.RTT, "%v: rtt", h.Addr)
+		switch c {
+		case classLink:
+			assert.Equal(t, l.mac, h.MAC, "%v: mac", h.Addr)
+		default:
+			assert.Nil(t, h.MAC, "%v: routed host with a MAC", h.Addr)
+			assert.NotZero(t, h.ReplyTTL, "%v: ttl", h.Addr)
+		}
+	}
+	require.Equal(t, int(l.hosts.Len()), seen)
+}
+
+func isLive(_ netip.Addr, c pingClass) bool { return c != classDark && c != classLinkDark }
+
+func TestLabDiscoveryRaw(t *testing.T) {
+	lab := netlab.New(t)
+	l := newPingLab(t, lab, netlab.HostConfig{}, 0)
+	methods := func(m ...probe.PingMethod) *probe.PingConfig { return &probe.PingConfig{Methods: m} }
+	only := func(cs ...pingClass) func(netip.Addr, pingClass) bool {
+		return func(_ netip.Addr, c pingClass) bool { return slices.Contains(cs, c) }
+	}
+	t.Run("default", func(t *testing.T) {
+		l.discover(t, &probe.PingConfig{Raw: probe.RawAlways}, isLive)
+	})
+	t.Run("echo", func(t *testing.T) {
+		l.discover(t, methods(probe.PingEcho), only(classPlain, classLink))
+	})
+	t.Run("timestamp", func(t *testing.T) {
+		// No ICMPv6 timestamp: IPv6 hosts cannot answer it.
+		l.discover(t, methods(probe.PingTimestamp, probe.PingARP), func(a netip.Addr, c pingClass) bool {
+			return c == classLink || c == classPlain && a.Is4()
+		})
+	})
+	t.Run("syn", func(t *testing.T) {
+		l.discover(t, methods(probe.PingSYN), only(classPlain, classNoICMP, classSYNOnly, classLink))
+	})
+	t.Run("ack", func(t *testing.T) {
+		l.discover(t, methods(probe.PingACK), only(classPlain, classNoICMP, classACKOnly, classLink))
+	})
+	t.Run("arp", func(t *testing.T) {
+		l.discover(t, methods(probe.PingARP), only(classLink))
+	})
+	t.Run("udp", func(t *testing.T) {
+		// A closed UDP port answers port-unreachable: up.
+		l.discover(t, methods(probe.PingUDP), only(classPlain, classNoICMP, classSYNOnly, classACKOnly, classLink))
+	})
+	t.Run("connect", func(t *testing.T) {
+		// The unprivileged default: connect to 80 and 443; refused is up.
+		ping, err := probe.NewConnectPing(nil, nil)
+		require.NoError(t, err)
+		s, err := New(ping, WithTiming(T4), WithRTTTimeouts(0, 50*time.Millisecond, 300*time.Millisecond))
+		require.NoError(t, err)
+		for h, err := range s.Discover(context.Background(), l.hosts) {
+			require.NoError(t, err)
+			c := l.class[h.Addr]
+			want := c == classPlain || c == classNoICMP || c == classSYNOnly || c == classLink
+			assert.Equal(t, want, h.State == result.HostUp, "%v (%v): %v %v", h.Addr, c, h.State, h.Reason)
+			if want {
+				assert.Equal(t, result.ConnRefused, h.Reason, "%v", h.Addr)
+			}
+		}
+	})
+	t.Run("disable-arp", func(t *testing.T) {
+		l.discover(t, &probe.PingConfig{Raw: probe.RawAlways, DisableARP: true}, isLive)
+	})
+}
+
+func TestLabDiscoveryLoss(t *testing.T) {
+	lab := netlab.New(t)
+	l := newPingLab(t, lab, netlab.HostConfig{Loss: 0.05, Both: true}, 1)
+	t.Run("default", func(t *testing.T) {
+		l.discover(t, &probe.PingConfig{Raw: probe.RawAlways}, isLive)
+	})
+	t.Run("syn", func(t *testing.T) {
+		l.discover(t, &probe.PingConfig{Methods: []probe.PingMethod{probe.PingSYN}}, func(_ netip.Addr, c pingClass) bool {
+			return c == classPlain || c == classNoICMP || c == classSYNOnly || c == classLink
+		})
+	})
+}
