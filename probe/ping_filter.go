@@ -35,7 +35,7 @@ func pingFilter(tcpLo, tcpHi, udpLo, udpHi uint16) ([]bpf.RawInstruction, error)
 	a.Label("v4")
 	a.Op(bpf.LoadAbsolute{Off: 6, Size: 2})
 	a.JumpIf(bpf.JumpBitsSet, 0x1fff, "drop", "") // later fragment
-	a.Op(bpf.LoadMemShift{Off: 0})                 // X = IPv4 header length
+	a.Op(bpf.LoadMemShift{Off: 0})                // X = IPv4 header length
 	a.Op(bpf.LoadAbsolute{Off: 9, Size: 1})
 	a.JumpEq(6, "tcp", "")
 	a.JumpEq(17, "udp", "")

@@ -24,13 +24,13 @@ import (
 type pingClass int
 
 const (
-	classPlain   pingClass = iota // answers everything
-	classNoICMP                   // drops ICMP echo and timestamp; TCP answers
-	classSYNOnly                  // no ICMP, drops bare ACKs: only the SYN ping answers
-	classACKOnly                  // no ICMP, drops SYNs: only the ACK ping answers
-	classDark                     // blackholed
-	classLink                     // the host's on-link address
-	classLinkDark                 // an on-link address nobody has
+	classPlain    pingClass = iota // answers everything
+	classNoICMP                    // drops ICMP echo and timestamp; TCP answers
+	classSYNOnly                   // no ICMP, drops bare ACKs: only the SYN ping answers
+	classACKOnly                   // no ICMP, drops SYNs: only the ACK ping answers
+	classDark                      // blackholed
+	classLink                      // the host's on-link address
+	classLinkDark                  // an on-link address nobody has
 )
 
 var classNames = [...]string{"plain", "no-icmp", "syn-only", "ack-only", "dark", "link", "link-dark"}
