@@ -262,19 +262,20 @@ func (s *rawPingSession) sendNeighbour(rt route.Route, dst netip.Addr) error {
 }
 
 // sendRouted sends the IP methods' packets to dst through hop. The first
-// try of a target that will get another sends the likeliest methods only
-// (ICMP echo and the first SYN port, as most hosts answer one of them);
-// later tries send every method, so each method reaches every silent
-// host and the verdicts are those of sending all at once. Called with
-// s.mu held.
+// try of a target that will get another sends one packet of the first
+// method only (in nmap's order: echo, SYN, ACK, timestamp, UDP), which
+// most live hosts answer; later tries send every method, so each method
+// reaches every silent host and the verdicts are those of sending all
+// at once, for a fraction of the packets. Replies to the other methods
+// on the second try say FirstSend, so the engine does not mistake them
+// for loss. Called with s.mu held.
 func (s *rawPingSession) sendRouted(hop route.Hop, dst netip.Addr, try int, final bool) error {
 	m := s.p.methods
-	synPorts := s.p.cfg.SYNPorts
-	if try == 0 && !final && (m[PingEcho] || m[PingSYN]) {
-		m[PingTimestamp], m[PingACK], m[PingUDP] = false, false, false
-		if len(synPorts) > 1 {
-			synPorts = synPorts[:1]
-		}
+	synPorts, ackPorts, udpPorts := s.p.cfg.SYNPorts, s.p.cfg.ACKPorts, s.p.cfg.UDPPorts
+	if try == 0 && !final {
+		m = [PingConnect + 1]bool{}
+		m[s.firstMethod(dst)] = true
+		synPorts, ackPorts, udpPorts = firstPort(synPorts), firstPort(ackPorts), firstPort(udpPorts)
 	}
 	src := hop.Src
 	if src.Is4() != dst.Is4() {
@@ -324,7 +325,7 @@ func (s *rawPingSession) sendRouted(hop route.Hop, dst netip.Addr, try int, fina
 	}
 	if m[PingACK] {
 		sport := pingACKBase + t4
-		for _, dport := range s.p.cfg.ACKPorts {
+		for _, dport := range ackPorts {
 			ack := s.hash.TCP(src, dst, sport, dport)
 			send(func(b []byte) int {
 				return packet.TCPPing(b, src, dst, sport, dport, ack^0x5ca1ab1e, ack, wire.FlagACK, s.p.syn.Window, ttl)
@@ -333,12 +334,38 @@ func (s *rawPingSession) sendRouted(hop route.Hop, dst netip.Addr, try int, fina
 	}
 	if m[PingUDP] {
 		sport := pingUDPBase + t4
-		for _, dport := range s.p.cfg.UDPPorts {
+		for _, dport := range udpPorts {
 			id := uint16(s.hash.TCP(src, dst, sport, dport))
 			send(func(b []byte) int { return packet.UDPPing(b, src, dst, sport, dport, ttl, id, nil) })
 		}
 	}
 	return firstErr
+}
+
+// firstMethod is the method of a first, non-final try to dst.
+func (s *rawPingSession) firstMethod(dst netip.Addr) PingMethod {
+	for _, m := range []PingMethod{PingEcho, PingSYN, PingACK, PingTimestamp, PingUDP} {
+		if s.p.methods[m] && (m != PingTimestamp || dst.Is4()) {
+			return m
+		}
+	}
+	return 0
+}
+
+func firstPort(p []uint16) []uint16 {
+	if len(p) > 1 {
+		return p[:1]
+	}
+	return p
+}
+
+// staged reports whether method m, answered on try, was first sent on
+// that try (the second), rather than retransmitted.
+func (s *rawPingSession) staged(m PingMethod, dst netip.Addr, try int, port uint16, ports []uint16) bool {
+	if try != 1 {
+		return false
+	}
+	return m != s.firstMethod(dst) || len(ports) > 0 && port != ports[0]
 }
 
 // slot returns the writer's next buffer, flushing a full batch first.
@@ -485,6 +512,7 @@ func (s *rawPingSession) handle(p *wire.Packet, pk *afpacket.Packet, now time.Ti
 			return
 		}
 		r.Target.Addr, r.Reason, r.Try = p.Src, result.UDPResponse, int(p.DstPort-pingUDPBase)
+		r.FirstSend = s.staged(PingUDP, p.Src, r.Try, p.SrcPort, s.p.cfg.UDPPorts)
 	default:
 		s.ignored.Add(1)
 		return
@@ -506,9 +534,9 @@ func (s *rawPingSession) icmp(p *wire.Packet, r *Reply) bool {
 	cl := wire.ClassifyICMP(v6, p.ICMPType, p.ICMPCode)
 	switch cl.Kind {
 	case wire.ICMPEchoReply, wire.ICMPTimestampReply:
-		kind, reason := uint16(cookieEcho), result.EchoReply
+		kind, reason, m := uint16(cookieEcho), result.EchoReply, PingEcho
 		if cl.Kind == wire.ICMPTimestampReply {
-			kind, reason = cookieTimestamp, result.TimestampReply
+			kind, reason, m = cookieTimestamp, result.TimestampReply, PingTimestamp
 		}
 		c := s.hash.TCP(p.Dst, p.Src, 0, kind)
 		if p.ICMPID != uint16(c>>16) || p.ICMPSeq&^0xf != uint16(c)&^0xf {
@@ -516,6 +544,7 @@ func (s *rawPingSession) icmp(p *wire.Packet, r *Reply) bool {
 			return false
 		}
 		r.Target.Addr, r.Reason, r.Try = p.Src, reason, int(p.ICMPSeq&0xf)
+		r.FirstSend = s.staged(m, p.Src, r.Try, 0, nil)
 		return true
 	case wire.ICMPNeighborAdvert:
 		if !s.p.methods[PingARP] || p.TTL != 255 || !p.NDTarget.IsValid() {
@@ -539,6 +568,7 @@ func (s *rawPingSession) icmp(p *wire.Packet, r *Reply) bool {
 			return false
 		}
 		r.Target.Addr, r.Reason, r.Try = q.Dst, result.PortUnreach, int(q.SrcPort-pingUDPBase)
+		r.FirstSend = s.staged(PingUDP, q.Dst, r.Try, q.DstPort, s.p.cfg.UDPPorts)
 		return true
 	}
 	s.ignored.Add(1)
@@ -564,12 +594,14 @@ func (s *rawPingSession) tcp(p *wire.Packet, r *Reply) bool {
 			return false
 		}
 		r.Try = int(p.DstPort - pingSYNBase)
+		r.FirstSend = s.staged(PingSYN, p.Src, r.Try, p.SrcPort, s.p.cfg.SYNPorts)
 	case p.DstPort-pingACKBase < PingSourcePorts:
 		if p.Flags&wire.FlagRST == 0 || p.Seq != s.hash.TCP(p.Dst, p.Src, p.DstPort, p.SrcPort) {
 			s.forged.Add(1)
 			return false
 		}
 		r.Reason, r.Try = result.Reset, int(p.DstPort-pingACKBase)
+		r.FirstSend = s.staged(PingACK, p.Src, r.Try, p.SrcPort, s.p.cfg.ACKPorts)
 	default:
 		s.ignored.Add(1)
 		return false

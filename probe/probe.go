@@ -54,6 +54,10 @@ type Reply struct {
 	// local link (ARP and NDP replies carry it); nil otherwise. Discovery
 	// probers set it; the scanner reports it in result.Host.MAC.
 	MAC net.HardwareAddr
+	// FirstSend says the reply answers a packet of a kind first sent on
+	// Try (a prober that spreads its packets over tries, see
+	// Probe.Final): the engine does not take it as a sign of loss.
+	FirstSend bool
 }
 
 // Prober sends probes of one protocol and classifies their replies.

@@ -452,9 +452,11 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// The target needed ent.try+1 tries to be answered, whichever try the
 	// answer names: a late answer to an earlier try means the timeout was
 	// too short, which calls for as many retries as a lost probe does.
-	e.maxSuccess = max(e.maxSuccess, ent.try)
+	if !r.FirstSend { // a packet first sent on this try proves no loss
+		e.maxSuccess = max(e.maxSuccess, ent.try)
+	}
 	lost := 0.0
-	if try > 0 && try == ent.try {
+	if try > 0 && try == ent.try && !r.FirstSend {
 		lost = 1
 	}
 	// A reply to a retransmission proves an earlier try was lost. Loss that
