@@ -114,7 +114,9 @@ var ErrPingMethod = errors.New("probe: ping method unavailable")
 // NewPing returns the discovery prober cfg describes. Methods that need
 // raw packets on a platform without them, or without CAP_NET_RAW, give an
 // error naming the method and what is missing (wrapping ErrPingMethod and
-// errors.ErrUnsupported or os.ErrPermission).
+// errors.ErrUnsupported or os.ErrPermission). As in nmap, a SYN ping alone
+// without those rights becomes a connect ping to the same ports (unless
+// Raw is RawAlways).
 func NewPing(cfg *PingConfig) (Prober, error) {
 	var c PingConfig
 	if cfg != nil {
@@ -170,6 +172,10 @@ func NewPing(cfg *PingConfig) (Prober, error) {
 			return nil, fmt.Errorf("%w: %s ping needs raw packets, which RawNever forbids", ErrPingMethod, strings.Join(raw, ", "))
 		}
 		if err := rawPingAvailable(); err != nil {
+			if c.Raw != RawAlways && slices.Equal(c.Methods, []PingMethod{PingSYN}) {
+				// nmap's -PS without privileges: connect to the ports.
+				return NewConnectPing(c.Connect, c.SYNPorts)
+			}
 			return nil, fmt.Errorf("%w: %s ping: %w", ErrPingMethod, strings.Join(raw, ", "), err)
 		}
 		return newRawPing(c)
