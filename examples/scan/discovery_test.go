@@ -89,4 +89,3 @@ func copyFile(t *testing.T, from, to string) {
 	require.NoError(t, err)
 	require.NoError(t, dst.Close())
 }
-
