@@ -236,3 +236,48 @@ func TestLabDiscoveryLoss(t *testing.T) {
 		})
 	})
 }
+
+// TestLabSweep discovers the lab with the default raw ping and SYN-scans
+// the live hosts: every live host's verdict comes before its ports, down
+// hosts get no port scan, and the ports are exact (443 closed, 22 closed:
+// nothing listens; a dropped port is filtered).
+func TestLabSweep(t *testing.T) {
+	lab := netlab.New(t)
+	l := newPingLab(t, lab, netlab.HostConfig{}, 2)
+	ping, err := probe.NewPing(&probe.PingConfig{Raw: probe.RawAlways})
+	require.NoError(t, err)
+	syn, err := probe.NewSYN(nil)
+	require.NoError(t, err)
+	sp, err := target.NewSpace(l.hosts, target.PortsOf(target.TCP, 22, 443))
+	require.NoError(t, err)
+	s, err := New(syn, WithProber(ping), WithTiming(T4), WithRTTTimeouts(0, 50*time.Millisecond, 300*time.Millisecond))
+	require.NoError(t, err)
+	hostAt := map[netip.Addr]int{}
+	ports := map[netip.Addr]int{}
+	n := 0
+	for rec, err := range s.Sweep(context.Background(), sp) {
+		require.NoError(t, err)
+		n++
+		if h := rec.Host; h != nil {
+			hostAt[h.Addr] = n
+			assert.Equal(t, isLive(h.Addr, l.class[h.Addr]), h.State == result.HostUp, "%v (%v)", h.Addr, l.class[h.Addr])
+			continue
+		}
+		r := rec.Result
+		a := r.Target.Addr()
+		require.NotZero(t, hostAt[a], "port %v before its host verdict", r)
+		require.True(t, isLive(a, l.class[a]), "port of a down host: %v", r)
+		want := result.Closed
+		if l.class[a] == classACKOnly {
+			want = result.Filtered // its SYNs are dropped
+		}
+		assert.Equal(t, want, r.State, "%v (%v)", r, l.class[a])
+		ports[a]++
+	}
+	assert.Len(t, hostAt, int(l.hosts.Len()))
+	for a, c := range l.class {
+		if isLive(a, c) {
+			assert.Equal(t, 2, ports[a], "ports of %v (%v)", a, c)
+		}
+	}
+}
