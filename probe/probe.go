@@ -1,6 +1,8 @@
 // Package probe defines the Prober interface that the scan engine drives, and
-// the probers portsense ships: TCP connect now; SYN, UDP and host discovery
-// build on the same interface.
+// the probers portsense ships: TCP connect, TCP SYN, and host discovery
+// (NewPing: ICMP echo and timestamp, TCP SYN and ACK pings, UDP ping, ARP
+// and NDP on the local link, or the unprivileged connect ping), all on the
+// same interface.
 //
 // The engine (package scanner) owns time: it decides when to send, how many
 // probes are in flight, when to retransmit and when silence becomes a verdict.
