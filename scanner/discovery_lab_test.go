@@ -97,7 +97,7 @@ func newPingLab(t *testing.T, lab *netlab.Lab, cfg netlab.HostConfig, n int) *pi
 	ld6 := netip.MustParseAddr(fmt.Sprintf("2001:db8:%d::77", h.Subnet))
 	l.class[ld4], l.class[ld6] = classLinkDark, classLinkDark
 	addrs = append(addrs, h.Addr4, h.Addr6, ld4, ld6)
-	l.hosts = target.NewHosts(addrs...)
+	var ifname string
 	require.NoError(t, h.Do(func() error {
 		ifs, err := net.Interfaces()
 		if err != nil {
@@ -107,13 +107,24 @@ func newPingLab(t *testing.T, lab *netlab.Lab, cfg netlab.HostConfig, n int) *pi
 			as, _ := ifi.Addrs()
 			for _, a := range as {
 				if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == h.Addr4 {
-					l.mac = ifi.HardwareAddr
+					l.mac, ifname = ifi.HardwareAddr, ifi.Name
 				}
 			}
 		}
 		return nil
 	}))
 	require.NotNil(t, l.mac, "no MAC for %v", h.Addr4)
+	// More live hosts on the same link: further addresses of the host's
+	// interface, which answer ARP and NDP too.
+	for _, i := range []int{10, 11} {
+		a4 := netip.AddrFrom4([4]byte{198, 18, byte(h.Subnet), byte(i)})
+		a6 := netip.MustParseAddr(fmt.Sprintf("2001:db8:%d::%d", h.Subnet, i))
+		h.Run(t, "ip", "addr", "add", a4.String()+"/24", "dev", ifname)
+		h.Run(t, "ip", "addr", "add", a6.String()+"/64", "dev", ifname, "nodad")
+		l.class[a4], l.class[a6] = classLink, classLink
+		addrs = append(addrs, a4, a6)
+	}
+	l.hosts = target.NewHosts(addrs...)
 	return l
 }
 
