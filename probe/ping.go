@@ -107,6 +107,18 @@ const (
 	RawAlways                // raw methods only; an error without the rights
 )
 
+// PingStats are the counters of a raw ping session; its Session has a
+// Stats method returning them (reach it with an interface assertion).
+type PingStats struct {
+	Sent      uint64 // packets handed to the kernel
+	Skipped   uint64 // hosts or packets not sent: no route, no neighbour, wrong family
+	Received  uint64 // packets that passed the socket filter
+	Dropped   uint64 // packets that passed the filter but were lost: receive buffer full
+	Forged    uint64 // replies whose cookie did not match: dropped
+	Ignored   uint64 // packets that were not a reply to a ping
+	Delivered uint64 // replies passed to deliver
+}
+
 // ErrPingMethod is wrapped by NewPing's errors for a method the platform
 // or the process's rights cannot do.
 var ErrPingMethod = errors.New("probe: ping method unavailable")

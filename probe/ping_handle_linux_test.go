@@ -79,8 +79,8 @@ func TestPingHandleValidates(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("forged replies delivered: %+v", got)
 	}
-	if s.forged.Load() != uint64(len(forged)) {
-		t.Errorf("forged counter %d, want %d", s.forged.Load(), len(forged))
+	if st := s.Stats(); st.Forged != uint64(len(forged)) {
+		t.Errorf("forged counter %d, want %d", st.Forged, len(forged))
 	}
 	for _, b := range valid {
 		s.handle(&p, &afpacket.Packet{Data: b, Addr: afpacket.Addr{Protocol: afpacket.ProtoIPv4}}, time.Now())

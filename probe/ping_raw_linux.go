@@ -440,6 +440,20 @@ func (s *rawPingSession) resolved(nh route.NextHop) {
 	}
 }
 
+// Stats returns the session's counters so far.
+func (s *rawPingSession) Stats() PingStats {
+	st := PingStats{
+		Sent: s.sent.Load(), Skipped: s.skipped.Load(), Received: s.received.Load(),
+		Forged: s.forged.Load(), Ignored: s.ignored.Load(), Delivered: s.delivered.Load(),
+	}
+	if s.rx != nil {
+		if rs, err := s.rx.Stats(); err == nil {
+			st.Dropped = rs.Drops
+		}
+	}
+	return st
+}
+
 // Close sends what is queued, closes the sockets and waits for the
 // receiver.
 func (s *rawPingSession) Close() error {
