@@ -2,9 +2,11 @@ package scanner
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -291,4 +293,63 @@ func TestLabSweep(t *testing.T) {
 			assert.Equal(t, 2, ports[a], "ports of %v (%v)", a, c)
 		}
 	}
+}
+
+// TestLabDiscoveryMatchesNmap runs nmap's own ping scan (nmap -sn, as
+// root: ARP/NDP on-link, else echo, SYN 443, ACK 80, timestamp) over the
+// lab and demands the same up/down verdict on every address.
+func TestLabDiscoveryMatchesNmap(t *testing.T) {
+	nmap, err := exec.LookPath("nmap")
+	if err != nil {
+		t.Skip("nmap not installed")
+	}
+	lab := netlab.New(t)
+	l := newPingLab(t, lab, netlab.HostConfig{}, 3)
+	nmapUp := map[netip.Addr]bool{}
+	for _, v6 := range []bool{false, true} {
+		args := []string{"-n", "-sn", "-T4", "-oX", "-"}
+		if v6 {
+			args = append(args, "-6")
+		}
+		for a := range l.hosts.All() {
+			if a.Is6() == v6 {
+				args = append(args, a.String())
+			}
+		}
+		out, err := exec.Command(nmap, args...).Output()
+		require.NoError(t, err, "nmap %v", args)
+		var run struct {
+			Hosts []struct {
+				Status struct {
+					State string `xml:"state,attr"`
+				} `xml:"status"`
+				Addrs []struct {
+					Addr string `xml:"addr,attr"`
+					Type string `xml:"addrtype,attr"`
+				} `xml:"address"`
+			} `xml:"host"`
+		}
+		require.NoError(t, xml.Unmarshal(out, &run))
+		for _, h := range run.Hosts {
+			for _, a := range h.Addrs {
+				if a.Type != "mac" && h.Status.State == "up" {
+					nmapUp[netip.MustParseAddr(a.Addr)] = true
+				}
+			}
+		}
+	}
+	ping, err := probe.NewPing(nil)
+	require.NoError(t, err)
+	s, err := New(ping, WithTiming(T4))
+	require.NoError(t, err)
+	n := 0
+	for h, err := range s.Discover(context.Background(), l.hosts) {
+		require.NoError(t, err)
+		n++
+		assert.Equal(t, nmapUp[h.Addr], h.State == result.HostUp, "%v (%v): nmap up %v, we say %v %v",
+			h.Addr, l.class[h.Addr], nmapUp[h.Addr], h.State, h.Reason)
+		assert.Equal(t, isLive(h.Addr, l.class[h.Addr]), h.State == result.HostUp, "%v (%v)", h.Addr, l.class[h.Addr])
+	}
+	require.Equal(t, int(l.hosts.Len()), n)
+	t.Logf("nmap and portsense agree on %d addresses (%d up)", n, len(nmapUp))
 }
