@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -190,4 +191,61 @@ func TestSweepCancel(t *testing.T) {
 		last = err
 	}
 	require.ErrorIs(t, last, context.DeadlineExceeded)
+}
+
+// instantPing answers at once, from Send, for hosts up(addr) says are up.
+type instantPing struct{ up func(netip.Addr) bool }
+
+func (p instantPing) Protocol() target.Protocol { return probe.HostProtocol }
+func (p instantPing) Silence() (result.State, result.Reason) {
+	return result.Filtered, result.NoResponse
+}
+func (p instantPing) Open(ctx context.Context, deliver func(probe.Reply)) (probe.Session, error) {
+	return instantSession{p, deliver}, nil
+}
+
+type instantSession struct {
+	p       instantPing
+	deliver func(probe.Reply)
+}
+
+func (s instantSession) Send(pr probe.Probe) error {
+	if s.p.up(pr.Target.Addr) {
+		s.deliver(probe.Reply{Target: pr.Target, Try: pr.Try, State: result.Open, Reason: result.EchoReply})
+	}
+	return nil
+}
+func (s instantSession) Close() error { return nil }
+
+// TestDiscoverMemoryBounded sweeps a /15 (131,072 hosts, half dark) and
+// checks that the heap does not grow with the number of hosts: the
+// engine keeps O(window) state and Discover streams its verdicts.
+func TestDiscoverMemoryBounded(t *testing.T) {
+	hosts := target.MustParseHosts("198.18.0.0/15")
+	s, err := New(instantPing{up: evenUp}, WithTiming(T5), WithParallelism(10, 2000),
+		WithRTTTimeouts(0, 5*time.Millisecond, 10*time.Millisecond), WithMaxRetries(0))
+	require.NoError(t, err)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	n, up := 0, 0
+	for h, err := range s.Discover(context.Background(), hosts) {
+		require.NoError(t, err)
+		n++
+		if h.State == result.HostUp {
+			up++
+		}
+		if n%16384 == 0 {
+			runtime.GC() // live heap only: garbage would measure the GC's pacing
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}
+	require.Equal(t, 1<<17, n)
+	require.Equal(t, 1<<16, up)
+	growth := int64(peak) - int64(base)
+	t.Logf("live heap: %d KiB at the start, peak growth %d KiB for %d hosts", base>>10, growth>>10, n)
+	// A materialised target list alone would be 131,072 × 24 bytes = 3 MiB.
+	assert.Less(t, growth, int64(2<<20), "heap grows with the number of hosts")
 }
