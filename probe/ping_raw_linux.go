@@ -506,7 +506,7 @@ func (s *rawPingSession) handle(p *wire.Packet, pk *afpacket.Packet, now time.Ti
 	r := Reply{Try: -1, State: result.Open, Time: now, ReplyTTL: p.TTL}
 	switch {
 	case p.EtherType == wire.EtherTypeARP:
-		if p.ARPOp != wire.ARPReply || !p.HasLinkAddr || !s.p.methods[PingARP] {
+		if p.ARPOp != wire.ARPReply || !p.HasLinkAddr || !s.p.methods[PingARP] || !s.ours(p.Src, p.Dst) {
 			s.ignored.Add(1)
 			return
 		}
@@ -531,7 +531,7 @@ func (s *rawPingSession) handle(p *wire.Packet, pk *afpacket.Packet, now time.Ti
 		s.ignored.Add(1)
 		return
 	}
-	if r.MAC == nil && pk.Addr.HWLen == 6 && r.Target.Addr.IsValid() {
+	if r.MAC == nil && pk.Addr.HWLen == 6 && r.Target.Addr.IsValid() && s.routes != nil {
 		// Any reply from an on-link host names its MAC too.
 		if rt, err := s.routes.Route(r.Target.Addr); err == nil && !rt.Gateway.IsValid() && !rt.NoLink {
 			r.MAC = net.HardwareAddr(slices.Clone(pk.Addr.HW[:6]))
@@ -539,6 +539,17 @@ func (s *rawPingSession) handle(p *wire.Packet, pk *afpacket.Packet, now time.Ti
 	}
 	s.delivered.Add(1)
 	s.deliver(r)
+}
+
+// ours reports whether an ARP or neighbour-discovery answer about host
+// was sent to the address we solicit host from (not a gratuitous or
+// multicast announcement).
+func (s *rawPingSession) ours(host, to netip.Addr) bool {
+	if s.routes == nil {
+		return false
+	}
+	rt, err := s.routes.Route(host)
+	return err == nil && rt.Src == to
 }
 
 // icmp classifies echo and timestamp replies, neighbour advertisements and
@@ -561,7 +572,8 @@ func (s *rawPingSession) icmp(p *wire.Packet, r *Reply) bool {
 		r.FirstSend = s.staged(m, p.Src, r.Try, 0, nil)
 		return true
 	case wire.ICMPNeighborAdvert:
-		if !s.p.methods[PingARP] || p.TTL != 255 || !p.NDTarget.IsValid() {
+		if !s.p.methods[PingARP] || p.TTL != 255 || !p.NDTarget.IsValid() || p.NDFlags&wire.NDSolicited == 0 ||
+			!s.ours(p.NDTarget, p.Dst) {
 			s.ignored.Add(1)
 			return false
 		}
