@@ -353,3 +353,44 @@ func TestLabDiscoveryMatchesNmap(t *testing.T) {
 	require.Equal(t, int(l.hosts.Len()), n)
 	t.Logf("nmap and portsense agree on %d addresses (%d up)", n, len(nmapUp))
 }
+
+// TestLabSweepUnprivileged is the sweep a process without CAP_NET_RAW
+// runs: the connect ping, then connect scans of the live hosts.
+func TestLabSweepUnprivileged(t *testing.T) {
+	lab := netlab.New(t)
+	l := newPingLab(t, lab, netlab.HostConfig{}, 4)
+	ping, err := probe.NewPing(&probe.PingConfig{Raw: probe.RawNever})
+	require.NoError(t, err)
+	sp, err := target.NewSpace(l.hosts, target.PortsOf(target.TCP, 22, 8080))
+	require.NoError(t, err)
+	s, err := New(probe.NewConnect(nil), WithProber(ping), WithTiming(T4), WithRTTTimeouts(0, 50*time.Millisecond, 300*time.Millisecond))
+	require.NoError(t, err)
+	live := func(c pingClass) bool {
+		return c == classPlain || c == classNoICMP || c == classSYNOnly || c == classLink // ack-only drops SYNs
+	}
+	hostAt := map[netip.Addr]int{}
+	ports := map[netip.Addr]int{}
+	n := 0
+	for rec, err := range s.Sweep(context.Background(), sp) {
+		require.NoError(t, err)
+		n++
+		if h := rec.Host; h != nil {
+			hostAt[h.Addr] = n
+			assert.Equal(t, live(l.class[h.Addr]), h.State == result.HostUp, "%v (%v): %v %v", h.Addr, l.class[h.Addr], h.State, h.Reason)
+			continue
+		}
+		r := rec.Result
+		a := r.Target.Addr()
+		require.NotZero(t, hostAt[a], "port %v before its host verdict", r)
+		require.True(t, live(l.class[a]), "port of a down host: %v", r)
+		assert.Equal(t, result.Closed, r.State, "%v", r)
+		assert.Equal(t, result.ConnRefused, r.Reason, "%v", r)
+		ports[a]++
+	}
+	require.Len(t, hostAt, int(l.hosts.Len()))
+	for a, c := range l.class {
+		if live(c) {
+			assert.Equal(t, 2, ports[a], "ports of %v (%v)", a, c)
+		}
+	}
+}
