@@ -107,7 +107,7 @@ func TestDiscoverExact(t *testing.T) {
 			assert.Nil(t, h.MAC)
 		}
 	}
-	assert.Len(t, seen, int(hosts.Len()))
+	assert.Equal(t, int(hosts.Len()), len(seen), "verdicts")
 }
 
 func TestDiscoverErrors(t *testing.T) {
@@ -136,7 +136,8 @@ func TestSweepStreams(t *testing.T) {
 	sp := space(t, "198.18.0.0/20", "22,80,443,1000-1009")
 	ping := &fakePing{up: evenUp, loss: 0.02, delay: time.Millisecond}
 	ports := &fakeNet{state: labState, delay: time.Millisecond}
-	s, err := New(ports, WithProber(ping), WithTiming(T5), WithRTTTimeouts(0, 20*time.Millisecond, 0), WithRate(200000))
+	s, err := New(ports, WithProber(ping), WithTiming(T5), WithMinRetries(4), WithMaxRetries(4),
+		WithRTTTimeouts(0, 20*time.Millisecond, 0), WithRate(200000))
 	require.NoError(t, err)
 	hostAt := map[netip.Addr]int{}
 	portsOf := map[netip.Addr]int{}
@@ -165,8 +166,8 @@ func TestSweepStreams(t *testing.T) {
 		}
 		n++
 	}
-	assert.Len(t, hostAt, int(sp.Hosts().Len()))
-	assert.Len(t, portsOf, int(sp.Hosts().Len()/2))
+	assert.Equal(t, int(sp.Hosts().Len()), len(hostAt), "host verdicts")
+	assert.Equal(t, int(sp.Hosts().Len()/2), len(portsOf), "hosts with ports")
 	for a, c := range portsOf {
 		require.EqualValues(t, sp.Ports().Len(), c, "ports of %v", a)
 	}
