@@ -143,6 +143,14 @@ func TestCompare(t *testing.T) {
 // so that drifting load falls on all of them alike.
 func runWorkload(t *testing.T, w workload, runs int, timeout time.Duration, deadline time.Time, dir string) *workloadResult {
 	wr := &workloadResult{Name: w.name}
+	if w.setup != nil {
+		undo, err := w.setup()
+		if err != nil {
+			t.Errorf("%s: setup: %v", w.name, err)
+			return wr
+		}
+		defer undo()
+	}
 	active := []int{}
 	for i, tl := range w.tools {
 		tr := &toolResult{Tool: tl.name}

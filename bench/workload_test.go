@@ -105,6 +105,8 @@ type workload struct {
 	host  *netlab.Host // whose link counts the packets
 	exp   expectation
 	tools []tool
+	// setup, when set, prepares the lab before the runs; undo reverts it.
+	setup func() (undo func(), err error)
 }
 
 // Tool names, in table order.
@@ -300,5 +302,6 @@ func workloads(b *benchLab, ours, dir string, quick bool) ([]workload, error) {
 		host: b.lossy, exp: vertical(b.lossy), tools: synVertical(b.lossy),
 	})
 	ws = append(ws, engineWorkloads(b, ours, dir, quick)...)
+	ws = append(ws, discoveryWorkload(b, ours, empty))
 	return ws, nil
 }

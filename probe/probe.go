@@ -1,7 +1,9 @@
 // Package probe defines the Prober interface that the scan engine drives, and
-// the probers portsense ships: TCP connect, TCP SYN and UDP (raw packets or
-// connected sockets, with the payloads of package udppayload); host
-// discovery builds on the same interface.
+// the probers portsense ships: TCP connect, TCP SYN, UDP (raw packets or
+// connected sockets, with the payloads of package udppayload), and host
+// discovery (NewPing: ICMP echo and timestamp, TCP SYN and ACK pings, UDP
+// ping, ARP and NDP on the local link, or the unprivileged connect ping), all
+// on the same interface.
 //
 // The engine (package scanner) owns time: it decides when to send, how many
 // probes are in flight, when to retransmit and when silence becomes a verdict.
@@ -11,6 +13,7 @@ package probe
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 
@@ -28,6 +31,11 @@ type Probe struct {
 	// up on this try. Probers with blocking sends (connect) use it to bound
 	// their work; raw probers ignore it.
 	Timeout time.Duration
+	// Final is set when the engine plans no further try for this target
+	// (as far as it knows when sending). Probers that spread their
+	// packets over tries, such as a ping sending its less likely methods
+	// from the second try on, send everything on a final try.
+	Final bool
 }
 
 // Reply is what a prober learnt about a target from a reply (or from the
@@ -48,6 +56,14 @@ type Reply struct {
 	// Service names what answered, when the reply parsed as a known
 	// protocol (a UDP payload's answer); nil otherwise.
 	Service *result.Service
+	// MAC is the link-layer source of the reply when the target is on a
+	// local link (ARP and NDP replies carry it); nil otherwise. Discovery
+	// probers set it; the scanner reports it in result.Host.MAC.
+	MAC net.HardwareAddr
+	// FirstSend says the reply answers a packet of a kind first sent on
+	// Try (a prober that spreads its packets over tries, see
+	// Probe.Final): the engine does not take it as a sign of loss.
+	FirstSend bool
 }
 
 // Prober sends probes of one protocol and classifies their replies.

@@ -164,8 +164,14 @@ func (c *collector) addHost(h Host) error {
 	if a.hasHost {
 		if h.MoreInformative(a.host) {
 			h.Warnings = unionStrings(slices.Clone(h.Warnings), a.host.Warnings)
+			if len(h.MAC) == 0 {
+				h.MAC = a.host.MAC
+			}
 		} else {
 			a.host.Warnings = unionStrings(a.host.Warnings, h.Warnings)
+			if len(a.host.MAC) == 0 {
+				a.host.MAC = h.MAC
+			}
 			return nil
 		}
 	}

@@ -68,6 +68,8 @@
 //     always written in UTC (optional; other offsets are read).
 //   - service: as [Service]; name, method and conf are always written,
 //     the rest when not empty.
+//   - mac: the link-layer address of an on-link host, as
+//     "02:00:5e:10:00:01" (optional, hosts only).
 //   - warnings: strings about the host (optional).
 //
 // Decoding checks every field and reports the line and field at fault:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -111,6 +112,7 @@ func (d *decoder) decode(b []byte, line int, want kind) (Record, error) {
 		tm                time.Time
 		svc               *Service
 		warn              []string
+		mac               net.HardwareAddr
 		hasAddr, hasState bool
 		hasPort, hasProto bool
 	)
@@ -237,6 +239,16 @@ func (d *decoder) decode(b []byte, line int, want kind) (Record, error) {
 				return err
 			}
 			svc = s
+		case "mac":
+			v, err := l.str()
+			if err != nil {
+				return err
+			}
+			m, perr := net.ParseMAC(string(v))
+			if perr != nil || len(m) != 6 {
+				ferr = bad("mac", string(v))
+			}
+			mac = m
 		case "warnings":
 			w, err := l.strings()
 			if err != nil {
@@ -281,7 +293,7 @@ func (d *decoder) decode(b []byte, line int, want kind) (Record, error) {
 		}
 		return Record{Host: &Host{
 			Addr: addr, State: HostState(hs), Reason: reason, ReplyTTL: uint8(ttl),
-			RTT: rtt, Time: tm, Warnings: warn,
+			RTT: rtt, Time: tm, MAC: mac, Warnings: warn,
 		}}, nil
 	}
 	if !hasPort {

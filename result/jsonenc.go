@@ -3,6 +3,7 @@ package result
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -106,6 +107,11 @@ func (h Host) AppendJSON(b []byte) ([]byte, error) {
 		b = appendMicros(b, h.RTT)
 	}
 	b = appendTime(b, h.Time)
+	if len(h.MAC) > 0 {
+		b = append(b, `,"mac":"`...)
+		b = appendMAC(b, h.MAC)
+		b = append(b, '"')
+	}
 	if len(h.Warnings) > 0 {
 		b = append(b, `,"warnings":`...)
 		b = appendStrings(b, h.Warnings)
@@ -271,4 +277,17 @@ func addrType(a netip.Addr) string {
 		return "ipv4"
 	}
 	return "ipv6"
+}
+
+// appendMAC writes a link-layer address as net.HardwareAddr.String does,
+// without allocating.
+func appendMAC(b []byte, m net.HardwareAddr) []byte {
+	const hexDigit = "0123456789abcdef"
+	for i, c := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexDigit[c>>4], hexDigit[c&0xf])
+	}
+	return b
 }

@@ -37,6 +37,7 @@ const (
 	// errors and the time budget ended before this silent port could be
 	// told apart from a closed one whose error was held back.
 	ICMPRateLimit
+	TimestampReply // "timestamp-reply": ICMP timestamp reply
 )
 
 var reasonNames = [...]string{
@@ -66,6 +67,7 @@ var reasonNames = [...]string{
 	Sent:              "sent",
 	NoRoute:           "no-route",
 	ICMPRateLimit:     "icmp-rate-limit",
+	TimestampReply:    "timestamp-reply",
 }
 
 // String returns nmap's name for r ("syn-ack", "port-unreach", …).

@@ -2,6 +2,7 @@ package result
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
@@ -96,6 +97,10 @@ type Host struct {
 	ReplyTTL uint8         // TTL / hop limit of the deciding reply; 0 when none
 	RTT      time.Duration // round-trip time of the deciding reply; 0 when none
 	Time     time.Time     // when the verdict was reached
+	// MAC is the link-layer address of an on-link host, learnt from the
+	// reply that decided (ARP, NDP, or the frame of any reply on a local
+	// link); nil when unknown.
+	MAC net.HardwareAddr
 	// Warnings are notes about the host that a reader should see, such as
 	// "syn-proxy: every probed port answered SYN-ACK".
 	Warnings []string

@@ -109,6 +109,11 @@ func appendXMLHost(b []byte, v *hostView) []byte {
 	b = append(b, "/>\n<address"...)
 	b = xmlAttr(b, "addr", v.host.Addr.String())
 	b = xmlAttr(b, "addrtype", addrType(v.host.Addr))
+	if len(v.host.MAC) > 0 {
+		b = append(b, "/>\n<address"...)
+		b = xmlAttr(b, "addr", strings.ToUpper(v.host.MAC.String()))
+		b = xmlAttr(b, "addrtype", "mac")
+	}
 	b = append(b, "/>\n<hostnames>\n</hostnames>\n"...)
 	if len(v.shown)+len(v.extra) > 0 {
 		b = append(b, "<ports>"...)

@@ -46,4 +46,17 @@
 // periodically with WithProgress; Stats.Position is where to resume a
 // stopped scan (target.IterConfig.Start). A Scanner holds no per-scan
 // state, so scans may run concurrently, in one process, with no globals.
+//
+// # Host discovery
+//
+// A discovery prober (probe.NewPing; its Protocol is probe.HostProtocol)
+// added to a Scanner lets it find live hosts the way nmap does before a
+// port scan. Discover is a ping scan (nmap -sn): the same engine walks the
+// space hosts × {the zero Port}, so discovery has the same timing, rate
+// ceiling, permutation and O(window) memory; it yields a result.Host per
+// host (up or down, reason, reply TTL, RTT, MAC for on-link hosts). Sweep
+// discovers and port-scans live hosts in groups while discovery goes on,
+// yielding host verdicts and port results as result.Record values. Start
+// on a space of ports is a scan of every host without discovery (nmap
+// -Pn); writers report such hosts as up, "user-set".
 package scanner

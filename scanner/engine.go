@@ -141,6 +141,9 @@ func newEngine(ctx context.Context, s *Scanner, space *target.Space, it *target.
 		}
 		e.limiter = rate.NewLimiter(rate.Limit(lim), burst)
 	}
+	if s.cfg.limiter != nil {
+		e.limiter = s.cfg.limiter // stages of one Sweep share one ceiling
+	}
 	if space.Ports().Len() >= 100 {
 		e.proxy = map[netip.Addr]*proxyCount{}
 	}
@@ -422,7 +425,7 @@ func (e *engine) send(ctx context.Context, ent *entry, tg target.Target, t time.
 	e.outstanding++
 	e.timeouts.push(queued{ent, ent.gen})
 	e.st.Sent++
-	err := s.sess.Send(probe.Probe{Target: tg, Try: int(ent.try), Timeout: e.rtt.timeout()})
+	err := s.sess.Send(probe.Probe{Target: tg, Try: int(ent.try), Timeout: e.rtt.timeout(), Final: int(ent.try)+1 >= e.allowedTries()})
 	if err == nil {
 		e.limitNoteSent(tg)
 		return nil
@@ -541,14 +544,15 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// The target needed ent.try+1 tries to be answered, whichever try the
 	// answer names: a late answer to an earlier try means the timeout was
 	// too short, which calls for as many retries as a lost probe does.
+	// A paced host's answers to retransmissions are its ICMP budget at
+	// work, and a packet first sent on this try proves no loss: neither
+	// counts as needing the tries sent, and first probes keep their speed.
 	paced := e.limitPacing(r.Target)
-	if !paced {
+	if !paced && !r.FirstSend {
 		e.maxSuccess = max(e.maxSuccess, entTry)
 	}
 	lost := 0.0
-	if try > 0 && try == entTry && !paced {
-		// A paced host's answers to retransmissions are its ICMP budget
-		// at work, not loss: first probes keep their speed.
+	if try > 0 && try == entTry && !paced && !r.FirstSend {
 		lost = 1
 	}
 	// A reply to a retransmission proves an earlier try was lost. Loss that

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/portsense/portsense/probe"
 	"github.com/portsense/portsense/target"
 )
@@ -24,6 +26,7 @@ type config struct {
 	progressFn   func(Stats)
 	progressTick time.Duration
 	service      *serviceStage // version detection stage; see service.go
+	limiter      *rate.Limiter // shared by the stages of a Sweep; nil = the engine's own
 }
 
 func defaultConfig() config {

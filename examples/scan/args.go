@@ -52,7 +52,8 @@ type options struct {
 	verbose     int
 	help        bool
 	targets     []string
-	svc         serviceFlags // -sV and --version-*; see flags_service.go
+	svc         serviceFlags  // -sV and --version-*; see flags_service.go
+	disc        discoveryOpts // -sn, -P…, --disable-arp-ping (flags_discovery.go)
 }
 
 // usageError is a bad command line: exit status 2.
@@ -182,6 +183,7 @@ func longOpts() map[string]longOpt {
 		m[name] = longOpt{}
 	}
 	addServiceOpts(m)
+	discoveryLongOpts(m)
 	return m
 }
 
@@ -268,6 +270,10 @@ func parseShort(o *options, a string, next func(name, attached string, hasAttach
 			return usagef("option -s needs a scan type, such as -sT or -sS")
 		}
 		for _, c := range rest {
+			if c == 'n' || c == 'P' { // -sn, nmap's old -sP: ping scan
+				o.disc.pingOnly = true
+				continue
+			}
 			var t string
 			switch c {
 			case 'V':
@@ -290,11 +296,7 @@ func parseShort(o *options, a string, next func(name, attached string, hasAttach
 		}
 		return nil
 	case 'P':
-		switch rest {
-		case "n", "N", "0":
-			return nil // no host discovery yet: every host is treated as up
-		}
-		return notSupported(a)
+		return parsePing(o, rest)
 	case 'p':
 		v, err := next("-p", rest, rest != "")
 		if err != nil {

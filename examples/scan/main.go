@@ -15,8 +15,12 @@
 //	-sS                  TCP SYN scan (Linux, needs CAP_NET_RAW). The default
 //	                     is -sS when running as root on Linux and the SYN
 //	                     prober opens, else -sT, as nmap does.
-//	-Pn                  accepted: there is no host discovery yet, so every
-//	                     host is treated as up and all its ports are scanned
+//	-sn                  ping scan: find live hosts, scan no ports
+//	-Pn                  no host discovery: every host is up, all its ports
+//	                     are scanned. Without it live hosts are found first
+//	                     and only they are port-scanned (see
+//	                     flags_discovery.go for -PE/-PP/-PS/-PA/-PU/-PR and
+//	                     --disable-arp-ping)
 //	-p SPEC              ports, nmap syntax: 22,80,1000-2000, -100, 60000-,
 //	                     - (1-65535), service names, T:/U: prefixes. UDP ports
 //	                     need -sU (else they are ignored with a warning)
@@ -61,7 +65,7 @@
 //	-v                   a progress line on stderr every second
 //	-h, --help           this help
 //
-// Flags for nmap features not built yet (-sn, -O, -A, -D, --script,
+// Flags for nmap features not built yet (-O, -A, --script,
 // …) exit with status 2 and "not yet supported: FLAG". A bad option value
 // exits with status 2 and a one-line message naming the bad token. An
 // interrupted scan (SIGINT) exits with status 130 after writing its outputs
@@ -180,7 +184,9 @@ var errHelp = errors.New("help")
 const usage = `Usage: scan [options] TARGET...
   -sT / -sS           TCP connect / SYN scan (default -sS as root on Linux)
   -sU                 UDP scan; with -sS/-sT both in one run (-p T:22,U:53)
-  -Pn                 accepted: no host discovery yet, every host is up
+  -sn                 ping scan: live hosts only, no ports
+  -Pn                 no host discovery: every host is up
+  -PE/-PP/-PS[P]/-PA[P]/-PU[P]/-PR  discovery methods; --disable-arp-ping
   -p SPEC             ports (22,80,1000-2000,-100,60000-,-,T:..,U:..)
   --top-ports N, -F   the N (100) most common ports; default top 1000
   -r                  scan in order, not randomly
@@ -244,6 +250,9 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Proto:    target.TCP,
 		Ports:    strings.TrimPrefix(p.ports.String(), "T:"),
 		Start:    time.Now(),
+	}
+	if o.disc.pingOnly {
+		info.ScanType, info.Ports = "ping", ""
 	}
 	// info.End stays zero: the writers take RunInfo by value when made, and
 	// a zero End means the time of Close, which is when the scan ended.
@@ -373,6 +382,9 @@ func (p *plan) adoptState(o *options, haveTargets bool) error {
 func checkOptions(o *options) error {
 	if o.ports != "" && o.topPorts > 0 {
 		return usagef("-p and --top-ports (or -F) conflict: give one")
+	}
+	if err := checkDiscovery(o); err != nil {
+		return err
 	}
 	if o.minRate > 0 && o.maxRate > 0 && o.minRate > o.maxRate {
 		return usagef("--min-rate %v is above --max-rate %v", o.minRate, o.maxRate)
@@ -695,7 +707,11 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 		}
 		opts = append(opts, so)
 	}
-	sc, err := scanner.New(p.prober, append(opts, p.extra...)...)
+	opts = append(opts, p.extra...)
+	if handled, err := discover(ctx, p, w, stderr, opts); handled {
+		return err
+	}
+	sc, err := scanner.New(p.prober, opts...)
 	if err != nil {
 		return usagef("%v", err)
 	}

@@ -136,7 +136,7 @@ func ClassifyICMP(v6 bool, typ, code uint8) ICMPClass {
 	case 13:
 		return ICMPClass{ICMPTimestampRequest, result.NoReason}
 	case 14:
-		return ICMPClass{ICMPTimestampReply, result.NoReason}
+		return ICMPClass{ICMPTimestampReply, result.TimestampReply}
 	}
 	return ICMPClass{}
 }

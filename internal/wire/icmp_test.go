@@ -29,7 +29,7 @@ func TestClassifyICMP(t *testing.T) {
 		{false, 4, 0, wire.ICMPSourceQuench, result.NoReason},
 		{false, 0, 0, wire.ICMPEchoReply, result.EchoReply},
 		{false, 8, 0, wire.ICMPEchoRequest, result.NoReason},
-		{false, 14, 0, wire.ICMPTimestampReply, result.NoReason},
+		{false, 14, 0, wire.ICMPTimestampReply, result.TimestampReply},
 		{false, 42, 0, wire.ICMPUnknown, result.NoReason},
 		{true, 1, 4, wire.ICMPUnreachable, result.PortUnreach},
 		{true, 1, 1, wire.ICMPUnreachable, result.AdminProhibited},
