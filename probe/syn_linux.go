@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/portsense/portsense/internal/afpacket"
 	"github.com/portsense/portsense/internal/cookie"
 	"github.com/portsense/portsense/internal/packet"
@@ -90,10 +92,15 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	}
 	for range nsend {
 		// One socket per batch, so that workers send in parallel.
-		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, &afpacket.Config{WriteBuffer: 4 << 20})
+		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, nil)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("probe: SYN scan: %w", err)
+		}
+		// SO_SNDBUF 4 MiB within the system limit (wmem_max), not forced
+		// past it: a larger buffer lets a burst outrun the receiving side.
+		if rc, err := c.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20) })
 		}
 		conns = append(conns, c)
 		tx, err := c.NewBatchWriter(cfg.BatchSize, packet.SYNLen6)

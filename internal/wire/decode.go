@@ -71,10 +71,27 @@ func (p *Packet) Decode(link LinkType, b []byte) error {
 	default:
 		err = errLinkType
 	}
+	if raw && len(b) > 0 {
+		switch b[0] >> 4 {
+		case 4:
+			et = EtherTypeIPv4
+		case 6:
+			et = EtherTypeIPv6
+		}
+	}
 	if err == nil {
-		if raw {
+		// IPv4 and IPv6 straight to their decoders (one call less on the
+		// hot path); ARP and every error case through network.
+		switch {
+		case et == EtherTypeIPv4 && len(b) > 0 && b[0]>>4 == 4:
+			p.EtherType = et
+			err = p.ipv4(b)
+		case et == EtherTypeIPv6 && len(b) > 0 && b[0]>>4 == 6:
+			p.EtherType = et
+			err = p.ipv6(b)
+		case raw:
 			err = p.ip(b)
-		} else {
+		default:
 			err = p.network(et, b)
 		}
 	}
@@ -90,11 +107,21 @@ func (p *Packet) DecodeIP(b []byte) error {
 	if p.rare != 0 {
 		p.clearRare()
 	}
-	if err := p.ip(b); err != nil {
-		p.reset()
-		return err
+	var err error
+	switch {
+	case len(b) > 0 && b[0]>>4 == 4:
+		p.EtherType = EtherTypeIPv4
+		err = p.ipv4(b)
+	case len(b) > 0 && b[0]>>4 == 6:
+		p.EtherType = EtherTypeIPv6
+		err = p.ipv6(b)
+	default:
+		err = p.ip(b)
 	}
-	return nil
+	if err != nil {
+		p.reset()
+	}
+	return err
 }
 
 func (p *Packet) ip(b []byte) error {
