@@ -46,6 +46,10 @@
 //     (a fallback) is refunded down to that;
 //   - a timeout on a host where three other sources timed out too (a dead
 //     box on many lists) weighs 1/4;
+//   - an IPv6 TCP failure followed within 600 ms by an IPv4 connection
+//     with data to the same port weighs 1/4: a dual-stack client whose
+//     IPv6 is broken falls back like that at every site (happy eyeballs),
+//     and nothing else on the wire ties its two addresses together;
 //   - TRW and slow-scan verdicts need failures (weighted) to be at least
 //     40 % of the source's first contacts, over its whole tracked history:
 //     the walk itself restarts after a benign verdict, but the successes
