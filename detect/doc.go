@@ -72,8 +72,8 @@
 // real dnsmasq and chronyd, P2P-like peers), NewDefaultAnalyzer(nil):
 //
 //	capture   scanners  found  benign flagged  probes to detection        decoy real source named
-//	fast      11        11     0/40            median 4, p95 8 answered   -
-//	stealthy  5         5      0/40            slow: median 6 on wire     -
+//	fast      11        11     0/40            median 4, p95 10 answered  -
+//	stealthy  5         5      0/40            slow: median 7 on wire     -
 //	decoy     2         2      0/40            -                          1/1 with silent decoys; live decoys: group, nobody named
 //
 // The same analyser before this model (failures all weighing 1, no share
