@@ -90,11 +90,15 @@ type engine struct {
 	endCheck int64 // packet time of the last scan-end sweep
 
 	trw      *trwParams
-	verified *bloom    // sources that completed a TCP handshake
-	used     *bloom    // (source, host) pairs where the source sent data after a handshake
-	deadSeen *bloom    // (source, host) pairs that failed without a reset
-	dead     *countMin // per host: distinct sources that failed there without a reset
-	usedFail *countMin // per (source, used host): failures discounted so far
+	verified *bloom           // sources that completed a TCP handshake
+	used     *bloom           // (source, host) pairs where the source sent data after a handshake
+	deadSeen *bloom           // (source, host) pairs that failed without a reset
+	dead     *countMin        // per host: distinct sources that failed there without a reset
+	usedFail *countMin        // per (source, used host): failures discounted so far
+	heOK     [heV4Ring]heConn // recent IPv4 connections with data
+	heOKN    uint64
+	heFails  [heRing]heFail // recent full-weight IPv6 TCP failures
+	heN      uint64
 	slow     *slowParams
 	thr      *thrParams
 	camp     *campaigns
@@ -229,6 +233,7 @@ func (e *engine) drain() {
 func (e *engine) memoryBytes() int {
 	n := e.tracker.MemoryBytes() + e.cm.bytes() + e.okCM.bytes() + e.trw.memoryBytes() +
 		e.used.bytes() + e.deadSeen.bytes() + e.dead.bytes() + e.usedFail.bytes() +
+		int(unsafe.Sizeof(e.heOK)) + int(unsafe.Sizeof(e.heFails)) +
 		e.table.cap()*int(unsafe.Sizeof(tableSlot[srcState]{}))
 	if e.camp != nil {
 		n += e.camp.memoryBytes()
@@ -250,6 +255,13 @@ func (e *engine) contact(c *Contact) {
 	}
 	failed := c.Outcome.Failed()
 	w, uh, nowUsed := e.failWeight(c, failed)
+	switch {
+	case c.Proto != 6:
+	case !failed && c.Data && c.Src.Is4():
+		e.heV4(c)
+	case failed && c.Src.Is6() && w > weightUsedHost:
+		w = e.heV6(c, w)
+	}
 	h := e.hash.addr(c.Src)
 	if e.camp != nil {
 		e.camp.decoyContact(e, h, c)
@@ -377,22 +389,87 @@ func (e *engine) refund(s *srcState, uh uint64) {
 		if p.host != uh || p.w <= weightUsedHost {
 			continue
 		}
-		d := p.w - weightUsedHost
 		p.host = 0
-		s.wfail = max(s.wfail-d, 0)
-		if e.trw != nil {
-			back := float64(d) * e.trw.fail
-			e.trw.back(&s.trw.port, back)
-			if p.newHost {
-				e.trw.back(&s.trw.host, back)
-			}
-		}
-		if e.slow != nil {
-			for j := range s.slow.score {
-				s.slow.score[j] = max(s.slow.score[j]-float64(d), 0)
-			}
+		e.unweigh(s, p.w-weightUsedHost, p.newHost)
+	}
+}
+
+// unweigh takes d off a failure already accounted for s.
+func (e *engine) unweigh(s *srcState, d float32, newHost bool) {
+	s.wfail = max(s.wfail-d, 0)
+	if e.trw != nil {
+		back := float64(d) * e.trw.fail
+		e.trw.back(&s.trw.port, back)
+		if newHost {
+			e.trw.back(&s.trw.host, back)
 		}
 	}
+	if e.slow != nil {
+		for j := range s.slow.score {
+			s.slow.score[j] = max(s.slow.score[j]-float64(d), 0)
+		}
+	}
+}
+
+// Happy eyeballs (RFC 8305): a dual-stack client tries IPv6 first and
+// falls back to IPv4 some 200–300 ms later. With IPv6 broken, its IPv6
+// address fails at every site it visits while its IPv4 address, which
+// nothing on the wire ties to it, succeeds. An IPv6 TCP failure whose
+// attempt was followed within heWindow by an IPv4 connection to the same
+// port that carried data weighs like a failure on a host in use. The
+// rings are small: on a busy network the IPv4 connection may have left
+// the ring before a timed-out IPv6 attempt is decided, and then the
+// failure simply keeps its weight.
+const (
+	heWindow = int64(600 * time.Millisecond)
+	heRing   = 64  // recent full-weight IPv6 TCP failures, for refunds
+	heV4Ring = 256 // recent IPv4 connections with data (port, start)
+)
+
+type heConn struct {
+	start int64
+	port  uint16
+}
+
+type heFail struct {
+	src     netip.Addr
+	start   int64
+	w       float32
+	port    uint16
+	newHost bool
+}
+
+// heV4 records an IPv4 connection with data on c.DstPort and refunds
+// recent IPv6 failures it was the fallback of.
+func (e *engine) heV4(c *Contact) {
+	start := c.Start.UnixNano()
+	e.heOK[e.heOKN%heV4Ring] = heConn{start: start, port: c.DstPort}
+	e.heOKN++
+	for i := range e.heFails {
+		f := &e.heFails[i]
+		if f.w <= weightUsedHost || f.port != c.DstPort || start < f.start || start-f.start > heWindow {
+			continue
+		}
+		if s := e.table.get(e.hash.addr(f.src), f.src); s != nil {
+			e.unweigh(s, f.w-weightUsedHost, f.newHost)
+		}
+		f.w = 0
+	}
+}
+
+// heV6 weighs an IPv6 TCP failure of weight w: discounted when an IPv4
+// connection with data on the same port followed its attempt, remembered
+// for a later refund otherwise.
+func (e *engine) heV6(c *Contact, w float32) float32 {
+	start := c.Start.UnixNano()
+	for _, k := range e.heOK {
+		if k.port == c.DstPort && k.start >= start && k.start-start <= heWindow {
+			return weightUsedHost
+		}
+	}
+	e.heFails[e.heN%heRing] = heFail{src: c.Src, start: start, w: w, port: c.DstPort, newHost: c.NewHost}
+	e.heN++
+	return w
 }
 
 // failShare is the weighted share of failures among s's first contacts.

@@ -270,9 +270,12 @@ func (c *campaigns) report(e *engine, p *campaign, at time.Time) {
 			continue
 		}
 		// A member concentrates on this prefix (a slice of one job), is
-		// still tracked, and does not move in lockstep (decoys).
+		// still tracked, fails like a scanner once failures with an
+		// innocent explanation are discounted (a client of a server in
+		// the prefix does not ride along), and does not move in lockstep
+		// (decoys).
 		ms := e.table.get(e.hash.addr(m.addr), m.addr)
-		if ms == nil || 2*m.fails < ms.fails || 2*ms.fails < ms.attempts || c.lockstep(e, m.addr) {
+		if ms == nil || 2*m.fails < ms.fails || 2*ms.fails < ms.attempts || ms.failShare() < minFailShare || c.lockstep(e, m.addr) {
 			continue
 		}
 		q[nq] = i

@@ -52,6 +52,10 @@
 //     (a fallback) is refunded down to that;
 //   - a timeout on a host where three other sources timed out too (a dead
 //     box on many lists) weighs 1/4;
+//   - an IPv6 TCP failure followed within 600 ms by an IPv4 connection
+//     with data to the same port weighs 1/4: a dual-stack client whose
+//     IPv6 is broken falls back like that at every site (happy eyeballs),
+//     and nothing else on the wire ties its two addresses together;
 //   - TRW and slow-scan verdicts need failures (weighted) to be at least
 //     40 % of the source's first contacts, over its whole tracked history:
 //     the walk itself restarts after a benign verdict, but the successes
@@ -74,8 +78,8 @@
 // real dnsmasq and chronyd, P2P-like peers), NewDefaultAnalyzer(nil):
 //
 //	capture   scanners  found  benign flagged  probes to detection        decoy real source named
-//	fast      11        11     0/40            median 4, p95 8 answered   -
-//	stealthy  5         5      0/40            slow: median 6 on wire     -
+//	fast      11        11     0/40            median 4, p95 10 answered  -
+//	stealthy  5         5      0/40            slow: median 7 on wire     -
 //	decoy     2         2      0/40            -                          1/1 with silent decoys; live decoys: group, nobody named
 //
 // The same analyser before this model (failures all weighing 1, no share

@@ -63,3 +63,47 @@ func TestWeightsScannerOfUsedHost(t *testing.T) {
 	}
 	t.Logf("reported after %d closed ports", n)
 }
+
+// A dual-stack client with broken IPv6: at every site its IPv6 attempt
+// times out and its IPv4 address connects 200 ms later. Its IPv6 address
+// is not a scanner. An IPv6 scanner of a web port is still reported.
+func TestWeightsHappyEyeballs(t *testing.T) {
+	a := NewDefaultAnalyzer(nil)
+	var evs []Event
+	emit := func(e Event) { evs = append(evs, e) }
+	v6 := netip.MustParseAddr("2001:db8:100::1")
+	v4 := netip.MustParseAddr("198.19.0.9")
+	at := tT0
+	for i := range 12 {
+		at = at.Add(5 * time.Second)
+		dst6 := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xf0, 15: byte(i + 1)})
+		dst4 := netip.AddrFrom4([4]byte{198, 18, 0, byte(i + 1)})
+		ok := Contact{Start: at.Add(200 * time.Millisecond), End: at.Add(300 * time.Millisecond), Src: v4, Dst: dst4, DstPort: 443,
+			Proto: 6, Type: ScanConnect, Outcome: OutcomeSuccess, FollowUp: FollowACK, Data: true, NewHost: true, NewPort: true}
+		fail := Contact{Start: at, End: at.Add(3 * time.Second), Src: v6, Dst: dst6, DstPort: 443,
+			Proto: 6, Type: ScanSYN, Outcome: OutcomeTimeout, NewHost: true, NewPort: true}
+		if i%2 == 0 { // refused: decided before the IPv4 connection
+			fail.Outcome, fail.End = OutcomeRefused, at.Add(time.Millisecond)
+			a.e.contactFrom(&fail, emit)
+			a.e.contactFrom(&ok, emit)
+		} else {
+			a.e.contactFrom(&ok, emit)
+			a.e.contactFrom(&fail, emit)
+		}
+	}
+	if len(evs) != 0 {
+		t.Fatalf("happy-eyeballs client reported: %+v", evs)
+	}
+	scanner := netip.MustParseAddr("2001:db8:100::66")
+	for i := range 20 {
+		at = at.Add(time.Second)
+		c := Contact{Start: at, End: at.Add(time.Millisecond), Src: scanner, Dst: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xf1, 15: byte(i + 1)}),
+			DstPort: 443, Proto: 6, Type: ScanSYN, Outcome: OutcomeRefused, NewHost: true, NewPort: true}
+		a.e.contactFrom(&c, emit)
+		if len(evs) > 0 {
+			t.Logf("IPv6 scanner of 443 reported after %d probes", i+1)
+			return
+		}
+	}
+	t.Fatal("IPv6 scanner not reported")
+}

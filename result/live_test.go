@@ -17,7 +17,7 @@ func TestLiveTableNoStatePerTarget(t *testing.T) {
 	allocs := testing.AllocsPerRun(10_000, func() {
 		i++
 		a := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
-		l.WriteResult(Result{Target: netip.AddrPortFrom(a, 80), Proto: target.TCP, State: Filtered, Reason: NoResponse})
+		l.WriteResult(Result{AddrPort: netip.AddrPortFrom(a, 80), Proto: target.TCP, State: Filtered, Reason: NoResponse})
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per filtered verdict, want 0", allocs)
@@ -32,7 +32,7 @@ func TestCollectorBoundedInMemory(t *testing.T) {
 	g := NewGrepWriter(&bytes.Buffer{}, RunInfo{})
 	for i := range 3*spillChunk + 5 {
 		a := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
-		if err := g.WriteResult(Result{Target: netip.AddrPortFrom(a, uint16(1+i>>16)), Proto: target.TCP, State: Filtered, Reason: NoResponse}); err != nil {
+		if err := g.WriteResult(Result{AddrPort: netip.AddrPortFrom(a, uint16(1+i>>16)), Proto: target.TCP, State: Filtered, Reason: NoResponse}); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(g.c.recs); n > spillChunk {

@@ -64,9 +64,9 @@
 //	capture decoy (14401 observations, 41 actors): nmap -D with live decoys (their kernels reset the SYN-ACKs) and with dead decoys (silent), among the benign mix
 //	detector         recall      fast      slow  FP(benign)     FP%   prec  att wire  att ansd     TTD med/p95   peakMiB decoyOK blocked   flood  linked badlink shape,type ok
 //	ours-default     100.0%    2/2       0/0        0/40     0.000%  1.000    0/0       0/0       2.7s/2.7s        20.12   1/2         0       0   0/0         0   0,  0/0
-//	ours-trw         100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        4ms/4ms         18.76   0/2         9       0   0/0         0   0,  0/0
-//	ours-slow        100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        8ms/8ms         17.76   0/2         9       0   0/0         0   0,  0/0
-//	ours-threshold   100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        9ms/9ms         17.76   0/2         9       0   0/0         0   0,  0/0
+//	ours-trw         100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        4ms/4ms         18.77   0/2         9       0   0/0         0   0,  0/0
+//	ours-slow        100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        8ms/8ms         17.77   0/2         9       0   0/0         0   0,  0/0
+//	ours-threshold   100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        9ms/9ms         17.77   0/2         9       0   0/0         0   0,  0/0
 //	zeek             100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        8ms/8ms          6.48   0/2         9       0   0/0         0   0,  0/0
 //	snort-low        100.0%    2/2       0/0        0/40     0.000%  0.182    0/0       0/0        4ms/4ms          6.34   0/2         9       0   0/0         0   0,  0/0
 //	scanlogd         100.0%    2/2       0/0        8/40    20.000%  0.105    0/0       0/0        0ms/0ms          0.02   0/2         9       0   0/0         0   0,  0/0
@@ -74,10 +74,10 @@
 //
 //	capture fast (18966 observations, 51 actors): nmap -sS -sT -sA -sF -sN -sX -sU, horizontal and IPv6 nmap, masscan, zmap, hping3 spoofed sources, among the benign mix
 //	detector         recall      fast      slow  FP(benign)     FP%   prec  att wire  att ansd     TTD med/p95   peakMiB decoyOK blocked   flood  linked badlink shape,type ok
-//	ours-default     100.0%   11/11      0/0        0/40     0.000%  1.000   10/212     4/8        1ms/23.5s       20.12   0/0         0       0   0/0         0  10, 10/11
-//	ours-trw         100.0%   11/11      0/0        0/40     0.000%  1.000   10/212     4/8        1ms/23.5s       18.76   0/0         0       0   0/0         0  10, 10/11
-//	ours-slow        100.0%   11/11      0/0        0/40     0.000%  1.000   30/212    13/16       6ms/23.5s       17.76   0/0         0       0   0/0         0  11, 10/11
-//	ours-threshold   100.0%   11/11      0/0        0/40     0.000%  1.000   30/212    20/22       6ms/23.5s       17.76   0/0         0       0   0/0         0  11, 10/11
+//	ours-default     100.0%   11/11      0/0        0/40     0.000%  1.000   10/212     4/10       1ms/23.5s       20.12   0/0         0       0   0/0         0  11, 10/11
+//	ours-trw         100.0%   11/11      0/0        0/40     0.000%  1.000   10/212     4/10       1ms/23.5s       18.77   0/0         0       0   0/0         0  11, 10/11
+//	ours-slow        100.0%   11/11      0/0        0/40     0.000%  1.000   30/212    13/17       6ms/23.5s       17.77   0/0         0       0   0/0         0  11, 10/11
+//	ours-threshold   100.0%   11/11      0/0        0/40     0.000%  1.000   30/212    20/22       6ms/23.5s       17.77   0/0         0       0   0/0         0  11, 10/11
 //	zeek             100.0%   11/11      0/0        0/40     0.000%  1.000   30/332    15/163      6ms/23.5s        6.80   0/0         0       0   0/0         0   0,  0/11
 //	snort-low         90.9%   10/11      0/0        1/40     2.500%  0.909   10/212     5/7        5ms/23.5s        6.39   0/0         0       0   0/0         0   0,  0/10
 //	scanlogd          81.8%    9/11      0/0        8/40    20.000%  0.529    9/21      0/4        0ms/23.5s        0.06   0/0         0       0   0/0         0   0,  0/9
@@ -86,9 +86,9 @@
 //	capture stealthy (38441 observations, 44 actors): slow nmap scans (10 s and 20 s between probes), a TRW evader interleaving successful connections, a distributed scan from 8 sources, IPv6 slow scan
 //	detector         recall      fast      slow  FP(benign)     FP%   prec  att wire  att ansd     TTD med/p95   peakMiB decoyOK blocked   flood  linked badlink shape,type ok
 //	ours-default     100.0%    2/2       3/3        0/40     0.000%  1.000   10/10     10/10     30.1s/2.0m        20.12   0/0         0       0   1/1         0   2,  4/4
-//	ours-trw         100.0%    2/2       3/3        0/40     0.000%  1.000   10/10     10/10     30.1s/2.0m        18.76   0/0         0       0   0/1         0   2,  4/4
-//	ours-slow         60.0%    2/2       1/3        0/40     0.000%  1.000   16/16     16/16     12.7s/2.5m        17.76   0/0         0       0   0/1         0   2,  2/2
-//	ours-threshold    40.0%    2/2       0/3        0/40     0.000%  1.000   23/23     23/23     20.9s/20.9s       17.76   0/0         0       0   0/1         0   1,  1/1
+//	ours-trw         100.0%    2/2       3/3        0/40     0.000%  1.000   10/10     10/10     30.1s/2.0m        18.77   0/0         0       0   0/1         0   2,  4/4
+//	ours-slow         60.0%    2/2       1/3        0/40     0.000%  1.000   16/16     16/16     12.7s/2.5m        17.77   0/0         0       0   0/1         0   2,  2/2
+//	ours-threshold    40.0%    2/2       0/3        0/40     0.000%  1.000   23/23     23/23     20.9s/20.9s       17.77   0/0         0       0   0/1         0   1,  1/1
 //	zeek              60.0%    2/2       1/3        0/40     0.000%  1.000   18/18     18/18     15.4s/2.8m         6.36   0/0         0       0   0/1         0   0,  0/2
 //	snort-low         60.0%    2/2       1/3        0/40     0.000%  1.000    8/8       8/8       4.1s/40.1s        6.30   0/0         0       0   0/1         0   0,  0/2
 //	scanlogd          40.0%    2/2       0/3        9/40    22.500%  0.500    9/9       8/8       5.1s/5.1s         0.01   0/0         0       0   0/1         0   0,  0/1
@@ -101,9 +101,9 @@
 //
 //	detector         recall      fast      slow  FP(benign)     FP%   prec  att wire  att ansd     TTD med/p95   peakMiB decoyOK blocked   flood  linked badlink shape,type ok
 //	ours-default     100.0%   83/83      6/6        0/1860   0.000%  1.000    6/200     4/14     507ms/1.4m        20.12   3/4         0       0  10/10        0  74, 72/75
-//	ours-trw         100.0%   83/83      6/6        0/1860   0.000%  0.894    6/200     4/64     113ms/2.6m        18.76   0/4        17       0   0/10        0  71, 74/75
-//	ours-slow         97.8%   81/83      6/6        0/1860   0.000%  0.873   15/200    13/40     280ms/7.7m        17.76   0/4        17       0   0/10        0  75, 72/75
-//	ours-threshold    93.3%   83/83      0/6        0/1860   0.000%  0.889   21/200    20/47     363ms/23.5s       17.76   0/4        17       0   0/10        0  69, 67/69
+//	ours-trw         100.0%   83/83      6/6        0/1860   0.000%  0.894    6/200     4/64     113ms/2.6m        18.77   0/4        17       0   0/10        0  71, 74/75
+//	ours-slow         97.8%   81/83      6/6        0/1860   0.000%  0.873   15/200    13/40     280ms/7.7m        17.77   0/4        17       0   0/10        0  75, 72/75
+//	ours-threshold    93.3%   83/83      0/6        0/1860   0.000%  0.889   21/200    20/47     363ms/23.5s       17.77   0/4        17       0   0/10        0  69, 67/69
 //	zeek              60.7%   54/83      0/6        0/1860   0.000%  0.830   25/200    17/62     248ms/25.5s       10.17   0/4        17       0   0/10        0   0,  0/45
 //	snort-low         76.4%   68/83      0/6        5/1860   0.269%  0.805    5/200     5/16      90ms/9.0s         8.95   0/4        17       0   0/10        0   0,  0/57
 //	scanlogd          71.9%   64/83      0/6       19/1860   1.022%  0.768    7/21      5/16     163ms/14.2s        2.56   0/4        17       0   0/10        0   0,  0/50
