@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/portsense/portsense/internal/netlab"
+	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/scanner"
 	"github.com/portsense/portsense/target"
 )
@@ -134,6 +135,28 @@ func TestLabCluster(t *testing.T) {
 			t.Logf("  %s: %d tasks, %d targets, %.0f targets/s while busy", w.ID, w.TasksDone, w.TargetsDone, w.AvgRate)
 		}
 		assert.Len(t, p.Workers, 3, "all three workers took tasks")
+	})
+
+	// The SYN prober and its options cross the wire too: the workers build
+	// raw-socket probers from the spec in their own namespaces.
+	t.Run("syn", func(t *testing.T) {
+		spec := spec
+		spec.Hosts = target.MustParseHosts("198.19.1.0/24")
+		spec.Prober = ProberSpec{Kind: KindSYN, SYN: &SYNSpec{SourcePort: 50000, TTL: 60}}
+		spec.TaskSize = 512
+		want := scanLocal(t, spec)
+		require.Len(t, want, 256*20)
+		co, err := NewCoordinator(ctx, labConn(t, cl), nil)
+		require.NoError(t, err)
+		sc, err := co.Start(ctx, "lab-syn", spec)
+		require.NoError(t, err)
+		got := collect(t, sc)
+		require.NoError(t, sc.Wait())
+		requireSame(t, want, got)
+		for _, r := range got {
+			require.Contains(t, []result.Reason{result.SynAck, result.Reset}, r.Reason, "%v", r)
+		}
+		t.Logf("syn: %d targets, %d tasks, %d workers", len(got), sc.Progress().Tasks, len(sc.Progress().Workers))
 	})
 
 	t.Run("kill worker, restart coordinator and server", func(t *testing.T) {
