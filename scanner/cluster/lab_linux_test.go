@@ -1,12 +1,14 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/portsense/portsense/internal/netlab"
+	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/scanner"
 	"github.com/portsense/portsense/target"
 )
@@ -136,87 +139,123 @@ func TestLabCluster(t *testing.T) {
 		assert.Len(t, p.Workers, 3, "all three workers took tasks")
 	})
 
-	t.Run("kill worker, restart coordinator and server", func(t *testing.T) {
+	// The SYN prober and its options cross the wire too: the workers build
+	// raw-socket probers from the spec in their own namespaces.
+	t.Run("syn", func(t *testing.T) {
+		spec := spec
+		spec.Hosts = target.MustParseHosts("198.19.1.0/24")
+		spec.Prober = ProberSpec{Kind: KindSYN, SYN: &SYNSpec{SourcePort: 50000, TTL: 60}}
+		spec.TaskSize = 512
+		want := scanLocal(t, spec)
+		require.Len(t, want, 256*20)
+		co, err := NewCoordinator(ctx, labConn(t, cl), nil)
+		require.NoError(t, err)
+		sc, err := co.Start(ctx, "lab-syn", spec)
+		require.NoError(t, err)
+		got := collect(t, sc)
+		require.NoError(t, sc.Wait())
+		requireSame(t, want, got)
+		for _, r := range got {
+			require.Contains(t, []result.Reason{result.SynAck, result.Reset}, r.Reason, "%v", r)
+		}
+		t.Logf("syn: %d targets, %d tasks, %d workers", len(got), sc.Progress().Tasks, len(sc.Progress().Workers))
+	})
+
+	t.Run("kill worker, kill coordinator, restart server", func(t *testing.T) {
 		spec := spec
 		spec.Rate = 8000 // about ten seconds, so that all of it happens mid-scan
 		spec.TaskSize = 1024
-		nc := labConn(t, cl)
-		co, err := NewCoordinator(ctx, nc, nil)
+		sj, err := spec.MarshalJSON()
 		require.NoError(t, err)
-		sc, err := co.Start(ctx, "lab-chaos", spec)
-		require.NoError(t, err)
-		got := map[key]bool{}
-		var dups int
-		read := func(sc *Scan, until func(Progress) bool) {
-			for r := range sc.Results() {
-				k := keyOf(r)
-				if got[k] {
-					dups++
-				}
-				got[k] = true
-				if until != nil && until(sc.Progress()) {
-					return
-				}
-			}
-		}
-		frac := func(f float64) func(Progress) bool {
-			return func(p Progress) bool { return float64(p.TasksDone) >= f*float64(p.Tasks) }
-		}
-		// SIGKILL a worker while it runs a task.
-		read(sc, func(p Progress) bool {
-			for _, r := range p.Running {
-				if r.Worker == "proc0" {
-					return frac(0.1)(p)
-				}
-			}
-			return false
-		})
-		require.NoError(t, procs[0].Process.Signal(syscall.SIGKILL))
-		t.Logf("killed proc0 at %d/%d tasks", sc.Progress().TasksDone, sc.Progress().Tasks)
+		n := len(want)
 
-		// Restart the coordinator: drop the handle and the connection.
-		read(sc, frac(0.3))
-		sc.Stop()
-		for range sc.Results() {
+		// Coordinator A (a process) starts the scan; SIGKILL a worker at
+		// 10 % of the results, then SIGKILL A itself at 30 %.
+		a := startCoordinator(t, cl.nats.url(), "lab-chaos", sj)
+		lines := 0
+		for lines < n*3/10 && a.out.Scan() {
+			if lines++; lines == n/10 {
+				require.NoError(t, procs[0].Process.Signal(syscall.SIGKILL))
+				t.Logf("SIGKILLed worker proc0 at %d results", lines)
+			}
 		}
-		nc.Close()
-		t.Logf("coordinator stopped at %d/%d tasks", sc.Progress().TasksDone, sc.Progress().Tasks)
-		co, err = NewCoordinator(ctx, labConn(t, cl), nil)
-		require.NoError(t, err)
-		sc2, err := co.Attach(ctx, "lab-chaos")
-		require.NoError(t, err)
-		// The new coordinator replays: start counting again.
-		got, dups = map[key]bool{}, 0
-		read(sc2, frac(0.6))
-		t.Logf("restarting NATS at %d/%d tasks", sc2.Progress().TasksDone, sc2.Progress().Tasks)
-		cl.nats.restart()
-		final := map[key]bool{}
-		for k := range got {
-			final[k] = true
-		}
-		rest := collect(t, sc2)
-		require.NoError(t, sc2.Wait())
-		for k := range rest {
-			if final[k] {
+		require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
+		_ = a.cmd.Wait()
+		t.Logf("SIGKILLed coordinator A at %d results", lines)
+
+		// Coordinator B attaches: it replays what A merged and finishes;
+		// the NATS server restarts at 60 %.
+		b := startCoordinator(t, cl.nats.url(), "lab-chaos", nil)
+		got := map[key]result.Result{}
+		dups, end := 0, ""
+		for b.out.Scan() {
+			line := b.out.Text()
+			if strings.HasPrefix(line, "END ") {
+				end = line
+				break
+			}
+			r := parseResultLine(t, line)
+			if _, dup := got[keyOf(r)]; dup {
 				dups++
 			}
-			final[k] = true
+			got[keyOf(r)] = r
+			if len(got) == n*6/10 {
+				t.Logf("restarting NATS at %d results", len(got))
+				cl.nats.restart()
+			}
 		}
+		require.NoError(t, b.cmd.Wait(), "coordinator B")
+		require.NotEmpty(t, end, "coordinator B finished the scan")
 		require.Zero(t, dups, "duplicate results")
-		require.Len(t, final, len(want))
-		// Same states as the single machine: collect the resumed scan's
-		// full result set once more from the stream (a replay).
-		replay, err := co.Attach(ctx, "lab-chaos")
+		requireSame(t, want, got)
+		redelivered, err := strconv.Atoi(strings.TrimPrefix(end, "END "))
 		require.NoError(t, err)
-		all := collect(t, replay)
-		require.NoError(t, replay.Wait())
-		requireSame(t, want, all)
-		p := sc2.Progress()
-		t.Logf("chaos scan: %d tasks, %d merged from a redelivery, late attempts %d, bad chunks %d", p.Tasks, p.Redelivered, p.LateAttempts, p.BadChunks)
-		assert.Positive(t, p.Redelivered, "the killed worker's task was finished elsewhere")
-		assert.Zero(t, p.BadChunks)
-		for _, w := range p.Workers {
-			t.Logf("  %s: %d tasks", w.ID, w.TasksDone)
-		}
+		t.Logf("chaos scan complete: %d results, %d tasks merged from a redelivery", len(got), redelivered)
+		assert.Positive(t, redelivered, "the killed worker's task was finished elsewhere")
 	})
+}
+
+type coordProc struct {
+	cmd *exec.Cmd
+	out *bufio.Scanner
+}
+
+// startCoordinator runs a coordinator process (this test binary) in the
+// test's namespace: with spec it starts scan id, without it attaches.
+func startCoordinator(t *testing.T, url, id string, spec []byte) *coordProc {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe, "-test.run=^$")
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "PORTSENSE_CLUSTER_") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	cmd.Env = append(cmd.Env, envCoordURL+"="+url, envCoordID+"="+id, envCoordSpec+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return &coordProc{cmd: cmd, out: bufio.NewScanner(out)}
+}
+
+// parseResultLine reads a result.Result.String line back
+// ("198.19.0.5:22/tcp open syn-ack").
+func parseResultLine(t *testing.T, line string) result.Result {
+	f := strings.Fields(line)
+	require.Len(t, f, 3, "result line %q", line)
+	apS, proto, ok := strings.Cut(f[0], "/")
+	require.True(t, ok, "result line %q", line)
+	ap, err := netip.ParseAddrPort(apS)
+	require.NoError(t, err)
+	var r result.Result
+	r.AddrPort = ap
+	require.NoError(t, r.Proto.UnmarshalText([]byte(proto)))
+	r.State, err = result.ParseState(f[1])
+	require.NoError(t, err)
+	r.Reason, err = result.ParseReason(f[2])
+	require.NoError(t, err)
+	return r
 }

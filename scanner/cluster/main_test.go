@@ -7,7 +7,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if runHelperWorker() {
+	if runHelperWorker() || runHelperCoordinator() {
 		return
 	}
 	netlab.Main(m)
