@@ -64,7 +64,7 @@ func (m PingMethod) Raw() bool { return m != PingConnect }
 
 // Default ports of the TCP and UDP pings, as nmap's.
 var (
-	DefaultSYNPingPorts = []uint16{443} // -PS without ports (nmap: 80; its root default pairs SYN 443 with ACK 80)
+	DefaultSYNPingPorts = []uint16{443} // the SYN ping of nmap's root default (its -PS alone uses 80)
 	DefaultACKPingPorts = []uint16{80}
 	DefaultUDPPingPorts = []uint16{40125}
 	// DefaultConnectPingPorts are the ports of the unprivileged default.

@@ -425,7 +425,17 @@ func (s *rawPingSession) resolved(nh route.NextHop) {
 	if s.closed {
 		return
 	}
-	for _, p := range q {
+	// A host retried while its next hop resolved waits with several tries:
+	// send its latest only, so that the answer names a try the engine
+	// still has a send time for (a clean RTT sample), and once.
+	latest := make(map[netip.Addr]int, len(q))
+	for i, p := range q {
+		latest[p.dst] = i
+	}
+	for i, p := range q {
+		if latest[p.dst] != i {
+			continue
+		}
 		hop, _, err := s.routes.TryHop(p.dst)
 		if err != nil {
 			s.skipped.Add(1)

@@ -26,6 +26,9 @@ func TestParseDiscoveryFlags(t *testing.T) {
 	o, err = parseArgs([]string{"-sP", "-P0", "--disable-arp-ping", "127.0.0.1"})
 	require.NoError(t, err)
 	assert.True(t, o.disc.pingOnly && o.disc.noPing && o.disc.disableARP)
+	o, err = parseArgs([]string{"-PS", "127.0.0.1"})
+	require.NoError(t, err)
+	assert.Equal(t, []uint16{80}, o.disc.synPorts, "-PS alone pings port 80, as nmap")
 	_, err = parseArgs([]string{"-PS1-100", "127.0.0.1"})
 	assert.ErrorContains(t, err, "at most 64")
 }

@@ -20,7 +20,7 @@ import (
 //	-sn (-sP)            ping scan: discover hosts, scan no ports
 //	-Pn (-P0, -PN)       no discovery: every host is up (reason user-set)
 //	-PE, -PP             ICMP echo, ICMP timestamp request
-//	-PS[PORTS]           TCP SYN ping (default 443; as non-root a connect)
+//	-PS[PORTS]           TCP SYN ping (default port 80; as non-root a connect)
 //	-PA[PORTS]           TCP ACK ping (default 80)
 //	-PU[PORTS]           UDP ping (default 40125)
 //	-PR                  ARP ping (NDP for IPv6) on the local link
@@ -91,6 +91,10 @@ func parsePing(o *options, rest string) error {
 		return nil
 	case 'S':
 		add(probe.PingSYN)
+		if rest[1:] == "" && d.synPorts == nil {
+			d.synPorts = []uint16{80} // nmap's -PS port; its default ping uses 443
+			return nil
+		}
 		return ports("-PS", rest[1:], &d.synPorts)
 	case 'A':
 		add(probe.PingACK)
