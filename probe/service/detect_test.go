@@ -195,3 +195,37 @@ func TestDetectLateBanner(t *testing.T) {
 		t.Errorf("only %d connections: the probes did not start while the NULL probe listened", n.Load())
 	}
 }
+
+// A probe's maxread raises the default reply cap; WithMaxRead caps it.
+func TestProbeMaxRead(t *testing.T) {
+	junk := bytes.Repeat([]byte("x"), 64<<10)
+	a := serve(t, func(c net.Conn) {
+		buf := make([]byte, 16)
+		c.Read(buf)
+		c.Write(junk)
+	})
+	db, err := Parse("t.rules", strings.NewReader("probe NULL\n  wait 50ms\nprobe big\n  send \"hi\"\n  rarity 1\n  maxread 40000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		opts []Option
+		want int
+	}{
+		{nil, 40000},
+		{[]Option{WithMaxRead(1000)}, 1000},
+	} {
+		var got atomic.Int64
+		d := fast(t, append(c.opts, WithDB(db), WithTrace(func(tr Trace) {
+			if tr.Probe == "big" {
+				got.Store(int64(len(tr.Reply)))
+			}
+		}))...)
+		if _, err := d.Detect(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+		if got.Load() != int64(c.want) {
+			t.Errorf("opts %d: kept %d bytes, want %d", len(c.opts), got.Load(), c.want)
+		}
+	}
+}
