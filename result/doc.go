@@ -22,7 +22,9 @@
 // and write it sorted on Close. They summarise the ports of a host that
 // share a state other than open when there are more than
 // [ExtraPortsThreshold] of them, and name a port without service
-// information from the port table (target.ServiceName). They keep the
+// information from the port table (target.ServiceName). In XML a
+// Service's Fingerprint becomes the servicefp attribute and its TLS
+// details the output of an "ssl-cert" script element, as nmap writes them. They keep the
 // [Service] a Result points to until Close: do not change it after
 // writing. Every writer is safe for concurrent use.
 //
@@ -63,7 +65,10 @@
 //   - time: when the verdict was reached, RFC 3339 with nanoseconds,
 //     always written in UTC (optional; other offsets are read).
 //   - service: as [Service]; name, method and conf are always written,
-//     the rest when not empty.
+//     the rest when not empty: product, version, extrainfo, tunnel, cpe,
+//     fingerprint (the first bytes of an unnamed service, hex-escaped) and
+//     tls, an object as [TLSInfo]: version, cipher, alpn, subject, issuer,
+//     sans, notafter (RFC 3339).
 //   - warnings: strings about the host (optional).
 //
 // Decoding checks every field and reports the line and field at fault:
