@@ -37,4 +37,9 @@
 // periodically with WithProgress; Stats.Position is where to resume a
 // stopped scan (target.IterConfig.Start). A Scanner holds no per-scan
 // state, so scans may run concurrently, in one process, with no globals.
+//
+// WithServiceDetection adds a version detection stage (a ServiceDetector
+// such as probe/service's Detector) that names the service of every open
+// TCP port, a bounded number at once, before its result is delivered;
+// DetectServices is the same stage for any stream of results.
 package scanner
