@@ -229,3 +229,25 @@ func TestProbeMaxRead(t *testing.T) {
 		}
 	}
 }
+
+// DetectConn on a TLS port: listen, then the TLS handshake on the caller's
+// connection, then one HTTP request inside it.
+func TestDetectConnTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "lighttpd/1.4.69")
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	svc, err := fast(t).DetectConn(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Name != "http" || svc.Product != "lighttpd" || svc.Version != "1.4.69" || svc.Tunnel != "ssl" || svc.TLS == nil {
+		t.Fatalf("service = %+v", *svc)
+	}
+}
