@@ -37,9 +37,12 @@ func serve(t *testing.T, fn func(net.Conn)) netip.AddrPort {
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
+// fast is a Detector with a short banner wait (the loopback servers of
+// these tests answer at once or never) but patient probes: under -race on
+// a loaded machine a TLS handshake can take a second.
 func fast(t *testing.T, opts ...Option) *Detector {
 	t.Helper()
-	d, err := New(append([]Option{WithTimeouts(300*time.Millisecond, 300*time.Millisecond, 3*time.Second)}, opts...)...)
+	d, err := New(append([]Option{WithTimeouts(300*time.Millisecond, 5*time.Second, 15*time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +109,11 @@ func TestDetectTarpitHungUp(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	svc, err := fast(t).Detect(context.Background(), a)
+	d, err := New(WithTimeouts(300*time.Millisecond, 300*time.Millisecond, 3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := d.Detect(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,8 +78,8 @@ func TestHTMLTitle(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"HTTP/1.1 200 OK\r\n\r\n<html><TITLE>\n  Hello\tworld </TITLE>": "Hello world",
-		"HTTP/1.1 200 OK\r\n<title>in headers</title>\r\n\r\nbody":       "",
-		"HTTP/1.1 200 OK\r\n\r\n<title>\x01bad</title>":                  `\x01bad`,
+		"HTTP/1.1 200 OK\r\n<title>in headers</title>\r\n\r\nbody":      "",
+		"HTTP/1.1 200 OK\r\n\r\n<title>\x01bad</title>":                 `\x01bad`,
 	} {
 		if got := htmlTitle([]byte(in)); got != want {
 			t.Errorf("htmlTitle(%q) = %q, want %q", in, got, want)
