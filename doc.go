@@ -37,6 +37,8 @@
 //     permuted index space, shards and resume.
 //   - result: states, reasons, Result and Host values, and their encoders.
 //   - probe: the Prober interface, the connect prober and the SYN prober.
+//   - probe/service: version detection (-sV) with an embedded rule
+//     database of its own, on a net.Conn or as a scanner stage.
 //   - scanner: the scan engine.
 //   - detect: sense → analyse → respond.
 //

@@ -26,7 +26,9 @@
 // file (40 bytes each) and merge them on Close, one host at a time. They summarise the ports of a host that
 // share a state other than open when there are more than
 // [ExtraPortsThreshold] of them, and name a port without service
-// information from the port table (target.ServiceName). They keep the
+// information from the port table (target.ServiceName). In XML a
+// Service's Fingerprint becomes the servicefp attribute and its TLS
+// details the output of an "ssl-cert" script element, as nmap writes them. They keep the
 // [Service] a Result points to until Close: do not change it after
 // writing. Every writer is safe for concurrent use.
 //
@@ -67,7 +69,10 @@
 //   - time: when the verdict was reached, RFC 3339 with nanoseconds,
 //     always written in UTC (optional; other offsets are read).
 //   - service: as [Service]; name, method and conf are always written,
-//     the rest when not empty.
+//     the rest when not empty: product, version, extrainfo, tunnel, cpe,
+//     fingerprint (the first bytes of an unnamed service, hex-escaped) and
+//     tls, an object as [TLSInfo]: version, cipher, alpn, subject, issuer,
+//     sans, notafter (RFC 3339).
 //   - mac: the link-layer address of an on-link host, as
 //     "02:00:5e:10:00:01" (optional, hosts only).
 //   - warnings: strings about the host (optional).

@@ -59,4 +59,11 @@
 // yielding host verdicts and port results as result.Record values. Start
 // on a space of ports is a scan of every host without discovery (nmap
 // -Pn); writers report such hosts as up, "user-set".
+//
+// # Version detection
+//
+// WithServiceDetection adds a version detection stage (a ServiceDetector
+// such as probe/service's Detector) that names the service of every open
+// TCP port, a bounded number at once, before its result is delivered;
+// DetectServices is the same stage for any stream of results.
 package scanner

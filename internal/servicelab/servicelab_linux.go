@@ -579,8 +579,17 @@ func prepMariaDB(dir string) error {
 			return err
 		}
 	}
-	return run(p, "--no-defaults", "--datadir="+filepath.Join(dir, "data"), "--user=root",
-		"--auth-root-authentication-method=normal", "--skip-test-db")
+	// Native AIO contexts are a machine-wide budget (fs.aio-max-nr) that
+	// parallel test runs can exhaust; the lab needs no fast I/O. One retry
+	// covers a transient failure of the bootstrap server.
+	args := []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"), "--user=root",
+		"--auth-root-authentication-method=normal", "--skip-test-db", "--innodb-use-native-aio=0"}
+	err = run(p, args...)
+	if err != nil {
+		os.RemoveAll(filepath.Join(dir, "data"))
+		err = run(p, args...)
+	}
+	return err
 }
 
 func startMariaDB(t testing.TB, h *netlab.Host, dir, base string, port uint16) {
@@ -598,7 +607,7 @@ func startMariaDB(t testing.TB, h *netlab.Host, dir, base string, port uint16) {
 	start(t, h, bin(t, "mariadbd"), "--no-defaults", "--datadir="+data, "--user=root",
 		"--port="+strconv.Itoa(int(port)), "--bind-address=0.0.0.0", "--socket="+filepath.Join(dir, "sock"),
 		"--pid-file="+filepath.Join(dir, "pid"), "--skip-name-resolve", "--init-file="+initSQL,
-		"--skip-log-error", "--innodb-buffer-pool-size=16M", "--skip-innodb-doublewrite")
+		"--skip-log-error", "--innodb-buffer-pool-size=16M", "--skip-innodb-doublewrite", "--innodb-use-native-aio=0")
 }
 
 func startVsftpd(t testing.TB, h *netlab.Host, dir string, port uint16) {

@@ -1,12 +1,14 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -393,6 +395,11 @@ func (s *session) judge(p *Probe, reply []byte) (*Match, bool) {
 	if !ok {
 		return nil, false
 	}
+	if m.Service == "http" && m.Info == "" {
+		if t := htmlTitle(reply); t != "" {
+			m.Info = "title: " + t
+		}
+	}
 	if m.Service == "ssl" {
 		if !s.tunnel {
 			s.wantTLS = true
@@ -775,4 +782,20 @@ func describeTLS(st tls.ConnectionState) *result.TLSInfo {
 		info.NotAfter = c.NotAfter.UTC()
 	}
 	return info
+}
+
+var titleRE = regexp.MustCompile(`(?is)<title[^>]*>([^<]{1,400})</title>`)
+
+// htmlTitle returns the <title> of an HTTP reply's body, cleaned and
+// capped, or "".
+func htmlTitle(reply []byte) string {
+	i := bytes.Index(reply, []byte("\r\n\r\n"))
+	if i < 0 {
+		return ""
+	}
+	m := titleRE.FindSubmatch(reply[i:])
+	if m == nil {
+		return ""
+	}
+	return clean(latin1([]byte(strings.Join(strings.Fields(string(m[1])), " "))))
 }

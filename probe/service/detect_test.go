@@ -37,9 +37,12 @@ func serve(t *testing.T, fn func(net.Conn)) netip.AddrPort {
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
+// fast is a Detector with a short banner wait (the loopback servers of
+// these tests answer at once or never) but patient probes: under -race on
+// a loaded machine a TLS handshake can take a second.
 func fast(t *testing.T, opts ...Option) *Detector {
 	t.Helper()
-	d, err := New(append([]Option{WithTimeouts(300*time.Millisecond, 300*time.Millisecond, 3*time.Second)}, opts...)...)
+	d, err := New(append([]Option{WithTimeouts(300*time.Millisecond, 5*time.Second, 15*time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +109,11 @@ func TestDetectTarpitHungUp(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	svc, err := fast(t).Detect(context.Background(), a)
+	d, err := New(WithTimeouts(300*time.Millisecond, 300*time.Millisecond, 3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := d.Detect(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,5 +200,61 @@ func TestDetectLateBanner(t *testing.T) {
 	}
 	if n.Load() < 2 {
 		t.Errorf("only %d connections: the probes did not start while the NULL probe listened", n.Load())
+	}
+}
+
+// A probe's maxread raises the default reply cap; WithMaxRead caps it.
+func TestProbeMaxRead(t *testing.T) {
+	junk := bytes.Repeat([]byte("x"), 64<<10)
+	a := serve(t, func(c net.Conn) {
+		buf := make([]byte, 16)
+		c.Read(buf)
+		c.Write(junk)
+	})
+	db, err := Parse("t.rules", strings.NewReader("probe NULL\n  wait 50ms\nprobe big\n  send \"hi\"\n  rarity 1\n  maxread 40000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		opts []Option
+		want int
+	}{
+		{nil, 40000},
+		{[]Option{WithMaxRead(1000)}, 1000},
+	} {
+		var got atomic.Int64
+		d := fast(t, append(c.opts, WithDB(db), WithTrace(func(tr Trace) {
+			if tr.Probe == "big" {
+				got.Store(int64(len(tr.Reply)))
+			}
+		}))...)
+		if _, err := d.Detect(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+		if got.Load() != int64(c.want) {
+			t.Errorf("opts %d: kept %d bytes, want %d", len(c.opts), got.Load(), c.want)
+		}
+	}
+}
+
+// DetectConn on a TLS port: listen, then the TLS handshake on the caller's
+// connection, then one HTTP request inside it.
+func TestDetectConnTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "lighttpd/1.4.69")
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	svc, err := fast(t).DetectConn(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Name != "http" || svc.Product != "lighttpd" || svc.Version != "1.4.69" || svc.Tunnel != "ssl" || svc.TLS == nil {
+		t.Fatalf("service = %+v", *svc)
 	}
 }

@@ -23,6 +23,9 @@
 // suite, ALPN, certificate subject, SANs, issuer and expiry, and detection
 // starts again inside TLS (Tunnel "ssl").
 //
+// An HTTP service whose rule gives no extra information gets the page's
+// <title> there ("title: Welcome").
+//
 // Every port ends with a result: when no rule matches, the name comes from
 // the port table (method "table", conf 3) and Fingerprint holds the first
 // bytes the port sent, hex-escaped and capped at 256 bytes.

@@ -67,3 +67,22 @@ func TestRealReplies(t *testing.T) {
 		t.Errorf("checked %d replies, want %d: a capture is missing", seen, len(want)+len(soft))
 	}
 }
+
+func TestHTMLTitle(t *testing.T) {
+	reply, err := os.ReadFile("testdata/replies/lighttpd_http-get.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := htmlTitle(reply); got != "portsense lab" {
+		t.Errorf("title of the lighttpd reply = %q", got)
+	}
+	for in, want := range map[string]string{
+		"HTTP/1.1 200 OK\r\n\r\n<html><TITLE>\n  Hello\tworld </TITLE>": "Hello world",
+		"HTTP/1.1 200 OK\r\n<title>in headers</title>\r\n\r\nbody":      "",
+		"HTTP/1.1 200 OK\r\n\r\n<title>\x01bad</title>":                 `\x01bad`,
+	} {
+		if got := htmlTitle([]byte(in)); got != want {
+			t.Errorf("htmlTitle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
