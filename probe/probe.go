@@ -44,6 +44,10 @@ type Reply struct {
 	// From is the address that sent the reply when it differs from the
 	// target, such as a router sending ICMP unreachable. Usually invalid.
 	From netip.Addr
+	// Source is the source address of the probe the reply answers, set
+	// by raw probers that send from several addresses (a source pool);
+	// the engine copies it into result.Result.Source. Usually invalid.
+	Source netip.Addr
 }
 
 // Prober sends probes of one protocol and classifies their replies.

@@ -472,7 +472,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	}
 	return e.finish(ctx, ent, result.Result{
 		Target: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
-		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: ent.try + 1, Time: t,
+		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: ent.try + 1, Time: t, Source: r.Source,
 	})
 }
 
