@@ -307,6 +307,13 @@ func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 	if len(s.cfg.Decoys) == 0 {
 		return s.emit(hop, src, dst, sport, dport, false)
 	}
+	// All copies go into one batch, so that parallel send workers cannot
+	// reorder them (unless there are more copies than a batch holds).
+	if copies := len(s.cfg.Decoys) + 1; s.tx.Len() > 0 && s.tx.Len()+copies > s.cfg.BatchSize && !(hop.Local && dst.Is4()) {
+		if err := s.flushLocked(false); err != nil {
+			return err
+		}
+	}
 	pos := 0
 	for _, d := range s.cfg.Decoys {
 		if pos == s.realPos {
