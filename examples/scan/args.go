@@ -50,6 +50,7 @@ type options struct {
 	verbose     int
 	help        bool
 	targets     []string
+	src         sourceOpts // --source-pool, -D, -g … (flags_source.go)
 }
 
 // usageError is a bad command line: exit status 2.
@@ -169,7 +170,7 @@ func longOpts() map[string]longOpt {
 	}}
 	// nmap options that portsense does not do yet.
 	for _, name := range []string{
-		"script", "script-args", "traceroute", "source-port", "data-length", "data",
+		"script", "script-args", "traceroute", "data-length", "data",
 		"data-string", "spoof-mac", "ttl", "badsum", "mtu", "version-intensity",
 		"version-light", "version-all", "osscan-limit", "osscan-guess", "proxies",
 		"ip-options", "randomize-hosts", "dns-servers", "system-dns", "packet-trace",
@@ -178,12 +179,13 @@ func longOpts() map[string]longOpt {
 	} {
 		m[name] = longOpt{}
 	}
+	sourceLongOpts(m)
 	return m
 }
 
 // shortNotSupported are nmap's single-letter options for features not built
 // yet. Those taking an argument are refused before it is read.
-var shortNotSupported = [...]string{"-O", "-A", "-D", "-f", "-g", "-b", "-R", "-iR", "-d", "-V"}
+var shortNotSupported = [...]string{"-O", "-A", "-f", "-b", "-R", "-iR", "-d", "-V"}
 
 // parseArgs reads an nmap-style command line. Targets may appear anywhere;
 // "--" ends the options.
@@ -252,6 +254,9 @@ func parseArgs(args []string) (*options, error) {
 }
 
 func parseShort(o *options, a string, next func(name, attached string, hasAttached bool) (string, error)) error {
+	if ok, err := parseSourceShort(o, a, next); ok {
+		return err
+	}
 	for _, ns := range shortNotSupported {
 		if a == ns || (ns != "-V" && strings.HasPrefix(a, ns)) {
 			return notSupported(ns)

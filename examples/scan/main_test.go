@@ -288,7 +288,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-sn", "127.0.0.1"}, "not yet supported: -sn"},
 		{[]string{"-sTV", "127.0.0.1"}, "not yet supported: -sV"},
 		{[]string{"-O", "127.0.0.1"}, "not yet supported: -O"},
-		{[]string{"-D", "RND:10", "127.0.0.1"}, "not yet supported: -D"},
+		{[]string{"-D", "RND:10", "127.0.0.1"}, `bad -D token "RND:10"`},
 		{[]string{"-PE", "127.0.0.1"}, "not yet supported: -PE"},
 		{[]string{"--script", "default", "127.0.0.1"}, "not yet supported: --script"},
 		{[]string{"-sT", "-e", "lo", "127.0.0.1"}, "not yet supported: -e with -sT"},
