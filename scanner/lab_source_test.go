@@ -279,3 +279,50 @@ func TestLabSYNDecoys(t *testing.T) {
 	assert.Equal(t, w.syns[d1][80], w.syns[real][80])
 	t.Logf("decoy scan: %d probes, %d retransmits, %v", st.Sent, st.Retransmits, st.Elapsed)
 }
+
+// The IPv6 side: four claimed addresses (duplicate address detection,
+// neighbour advertisements), per-target rotation, verdicts right, the
+// target's neighbour table maps them to the scanner's MAC.
+func TestLabSYNSourcePool6(t *testing.T) {
+	lab := netlab.New(t)
+	k := lab.AddLink(0)
+	h := k.AddHost(0)
+	connectLayout.build(t, h)
+	w := capture(t, h, k.HW)
+	pool := claimPool(t, srcpool.Config{Interface: k.Ifname, Count6: 4})
+	syn, err := probe.NewSYN(&probe.SYNConfig{SourcePool: pool, Rotation: srcpool.PerTarget})
+	require.NoError(t, err)
+	got, st := scanPorts(t, syn, target.NewHosts(h.Addr6), "1-1000,5000-5010,6000-6010,7000-7010", WithTiming(T4))
+	want := synLayout{connectLayout}.want
+	require.Len(t, got, 1033)
+	used := map[netip.Addr]bool{}
+	for tg, r := range got {
+		s, reason := want(tg.Port.Num)
+		assert.Equal(t, s, r.State, "port %d", tg.Port.Num)
+		assert.Equal(t, reason, r.Reason, "port %d", tg.Port.Num)
+		if r.Reason != result.NoResponse {
+			assert.True(t, pool.Contains(r.Source), "port %d answered to %v", tg.Port.Num, r.Source)
+			used[r.Source] = true
+		}
+	}
+	assert.Len(t, used, 4)
+	settle()
+	w.mu.Lock()
+	for src, ports := range w.syns {
+		assert.True(t, pool.Contains(src), "SYN from %v", src)
+		for p, n := range ports {
+			if n > 1 { // per-target: every try of a port from the same source
+				for other, ps := range w.syns {
+					assert.True(t, other == src || ps[p] == 0, "port %d probed from %v and %v", p, src, other)
+				}
+			}
+		}
+	}
+	assert.Empty(t, w.fromScanner)
+	w.mu.Unlock()
+	neigh := neighbours(h.Neighbors(t))
+	for _, a := range pool.Addrs() {
+		assert.Equal(t, k.HW.String(), neigh[a], "target's neighbour entry for %v", a)
+	}
+	t.Logf("IPv6 pool scan: %d probes, %d retransmits, %v, pool %+v", st.Sent, st.Retransmits, st.Elapsed, pool.Stats())
+}
