@@ -1,6 +1,7 @@
 // Package probe defines the Prober interface that the scan engine drives, and
-// the probers portsense ships: TCP connect now; SYN, UDP and host discovery
-// build on the same interface.
+// the probers portsense ships: TCP connect, TCP SYN and UDP (raw packets or
+// connected sockets, with the payloads of package udppayload); host
+// discovery builds on the same interface.
 //
 // The engine (package scanner) owns time: it decides when to send, how many
 // probes are in flight, when to retransmit and when silence becomes a verdict.
@@ -48,6 +49,9 @@ type Reply struct {
 	// by raw probers that send from several addresses (a source pool);
 	// the engine copies it into result.Result.Source. Usually invalid.
 	Source netip.Addr
+	// Service names what answered, when the reply parsed as a known
+	// protocol (a UDP payload's answer); nil otherwise.
+	Service *result.Service
 }
 
 // Prober sends probes of one protocol and classifies their replies.

@@ -32,6 +32,10 @@ const (
 	Unreachable                     // "unreach": an ICMP unreachable of another code
 	ServiceBanner                   // "service-banner": the service spoke first
 	Sent                            // "sent": the probe went out; nothing more known
+	// ICMPRateLimit ("icmp-rate-limit"): the host rate-limits its ICMP
+	// errors and the time budget ended before this silent port could be
+	// told apart from a closed one whose error was held back.
+	ICMPRateLimit
 )
 
 var reasonNames = [...]string{
@@ -59,6 +63,7 @@ var reasonNames = [...]string{
 	Unreachable:       "unreach",
 	ServiceBanner:     "service-banner",
 	Sent:              "sent",
+	ICMPRateLimit:     "icmp-rate-limit",
 }
 
 // String returns nmap's name for r ("syn-ack", "port-unreach", …).

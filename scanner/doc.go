@@ -19,6 +19,11 @@
 //     earlier try as needing the tries sent), within WithMinRetries and
 //     WithMaxRetries; then it takes the prober's Silence verdict
 //     (filtered/no-response for TCP);
+//   - per UDP host, its ICMP error budget: a host that rate-limits its
+//     errors (Linux: six, then one a second) is detected from the answer
+//     pattern, its interval measured, and only the retransmissions of its
+//     silent ports are paced to it while first probes keep full speed (see
+//     Stats.RateLimited and result.ICMPRateLimit; ratelimit.go explains);
 //   - a hard probes-per-second ceiling (WithRate, golang.org/x/time/rate),
 //     an optional floor (WithMinRate), a delay between probes
 //     (WithScanDelay) and a per-host timeout (WithHostTimeout).

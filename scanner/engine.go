@@ -30,6 +30,9 @@ type entry struct {
 	// waiting is true while the entry sits in the retransmission queue,
 	// that is, while it has no probe in the network.
 	waiting bool
+	// cleanSilent counts paced tries that met silence while the host had
+	// an ICMP token to answer with (see ratelimit.go).
+	cleanSilent int
 }
 
 type queued struct {
@@ -73,6 +76,11 @@ type engine struct {
 
 	hostFirst map[netip.Addr]time.Time // only with a host timeout
 	hostGone  map[netip.Addr]bool
+
+	// ICMP budgets of UDP hosts that sent ICMP errors, and those with
+	// probes to pace (ratelimit.go).
+	limits map[netip.Addr]*hostLimit
+	pacing []*hostLimit
 
 	// proxy counts, per host with an open TCP port, the ports probed since
 	// and how many were open, to flag hosts that answer every SYN. Only
@@ -197,9 +205,16 @@ func (e *engine) run(ctx context.Context) (err error) {
 		if err := e.expire(ctx, now); err != nil {
 			return err
 		}
+		pw, err := e.sendPaced(ctx, now)
+		if err != nil {
+			return err
+		}
 		wait, busy, err := e.sendSome(ctx, now)
 		if err != nil {
 			return err
+		}
+		if pw > 0 && (wait == 0 || pw < wait) {
+			wait = pw
 		}
 		if e.exhausted && len(e.inflight) == 0 {
 			return nil
@@ -301,7 +316,7 @@ func (e *engine) newEntry(t target.Target, pos uint64, now time.Time) *entry {
 	} else {
 		ent = new(entry)
 	}
-	ent.t, ent.pos, ent.try = t, pos, 0
+	ent.t, ent.pos, ent.try, ent.cleanSilent = t, pos, 0, 0
 	e.inflight[t] = ent
 	if e.hostFirst != nil {
 		if _, seen := e.hostFirst[t.Addr]; !seen {
@@ -346,6 +361,7 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 	e.st.Sent++
 	err := s.sess.Send(probe.Probe{Target: ent.t, Try: ent.try, Timeout: e.rtt.timeout()})
 	if err == nil {
+		e.limitNoteSent(ent.t)
 		return nil
 	}
 	if errors.Is(err, probe.ErrTargetSkipped) {
@@ -382,6 +398,11 @@ func (e *engine) expire(ctx context.Context, now time.Time) error {
 		e.timeouts.pop()
 		ent := q.e
 		e.outstanding--
+		if taken, err := e.limitExpire(ctx, ent, now); err != nil {
+			return err
+		} else if taken {
+			continue
+		}
 		if e.hostTimedOut(ent.t.Addr, now) {
 			e.skip(ent.t.Addr, now)
 			e.release(ent)
@@ -423,14 +444,15 @@ func (e *engine) nextDeadline(now time.Time) (time.Duration, bool) {
 }
 
 func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	e.limitNoteReply(probeReply{r.Target, r.State, r.Reason}, t)
 	ent := e.inflight[r.Target]
 	if ent == nil {
 		e.st.Late++
 		return nil
-	}
-	t := r.Time
-	if t.IsZero() {
-		t = time.Now()
 	}
 	e.st.Replies++
 	try := r.Try
@@ -449,9 +471,14 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// The target needed ent.try+1 tries to be answered, whichever try the
 	// answer names: a late answer to an earlier try means the timeout was
 	// too short, which calls for as many retries as a lost probe does.
-	e.maxSuccess = max(e.maxSuccess, ent.try)
+	paced := e.limitPacing(r.Target)
+	if !paced {
+		e.maxSuccess = max(e.maxSuccess, ent.try)
+	}
 	lost := 0.0
-	if try > 0 && try == ent.try {
+	if try > 0 && try == ent.try && !paced {
+		// A paced host's answers to retransmissions are its ICMP budget
+		// at work, not loss: first probes keep their speed.
 		lost = 1
 	}
 	// A reply to a retransmission proves an earlier try was lost. Loss that
@@ -472,7 +499,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	}
 	return e.finish(ctx, ent, result.Result{
 		Target: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
-		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: ent.try + 1, Time: t, Source: r.Source,
+		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: ent.try + 1, Time: t, Source: r.Source, Service: r.Service,
 	})
 }
 

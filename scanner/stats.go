@@ -23,6 +23,15 @@ type Stats struct {
 	// every target before it is finished.
 	Position uint64
 	Finished bool // the scan has ended
+
+	// RateLimited counts UDP hosts found to rate-limit their ICMP errors;
+	// their silent ports were retransmitted at the pace of their budget.
+	RateLimited int
+	// ICMPInterval is the longest time per ICMP error measured on such a host.
+	ICMPInterval time.Duration
+	// Paced counts probes sent at a host's ICMP pace: paced
+	// retransmissions and the probes that measured the pace.
+	Paced uint64
 }
 
 // Progress is the fraction of targets finished, from 0 to 1.

@@ -15,6 +15,7 @@ import (
 // is configured through its own options, never through a flag struct.
 type options struct {
 	scanType    string // "syn", "connect" or "" (pick like nmap)
+	udp         bool   // -sU (flags_udp.go)
 	ports       string // -p, "" when not given
 	topPorts    int    // --top-ports (or 100 for -F), 0 when not given
 	timing      scanner.Timing
@@ -275,6 +276,9 @@ func parseShort(o *options, a string, next func(name, attached string, hasAttach
 				t = "connect"
 			case 'S':
 				t = "syn"
+			case 'U':
+				o.udp = true
+				continue
 			default:
 				return notSupported("-s" + string(c))
 			}

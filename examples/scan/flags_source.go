@@ -154,7 +154,7 @@ func prepareSource(ctx context.Context, o *options, hosts *target.Hosts, stderr 
 	if !s.wantsRaw() && !foreignS {
 		return nil
 	}
-	if o.scanType == "" {
+	if o.scanType == "" && !o.udp {
 		o.scanType = "syn" // never fall back to connect and drop the flags
 	}
 	if o.scanType == "connect" {

@@ -19,7 +19,10 @@
 //	                     host is treated as up and all its ports are scanned
 //	-p SPEC              ports, nmap syntax: 22,80,1000-2000, -100, 60000-,
 //	                     - (1-65535), service names, T:/U: prefixes. UDP ports
-//	                     are ignored with a warning (no -sU yet)
+//	                     need -sU (else they are ignored with a warning)
+//	-sU                  UDP scan, alone or with -sS/-sT in one run
+//	                     (-sS -sU -p T:22,80,U:53,161); raw packets as root
+//	                     on Linux, connected UDP sockets otherwise
 //	--top-ports N, -F    the N (or 100) most common TCP ports; the default
 //	                     is the top 1000, like nmap
 //	-r                   scan in natural order instead of a random one
@@ -59,7 +62,7 @@
 //	-v                   a progress line on stderr every second
 //	-h, --help           this help
 //
-// Flags for nmap features not built yet (-sU, -sn, -sV, -O, -A, --script,
+// Flags for nmap features not built yet (-sn, -sV, -O, -A, --script,
 // …) exit with status 2 and "not yet supported: FLAG". A bad option value
 // exits with status 2 and a one-line message naming the bad token. An
 // interrupted scan (SIGINT) exits with status 130 after writing its outputs
@@ -164,6 +167,7 @@ var errHelp = errors.New("help")
 
 const usage = `Usage: scan [options] TARGET...
   -sT / -sS           TCP connect / SYN scan (default -sS as root on Linux)
+  -sU                 UDP scan; with -sS/-sT both in one run (-p T:22,U:53)
   -Pn                 accepted: no host discovery yet, every host is up
   -p SPEC             ports (22,80,1000-2000,-100,60000-,-,T:..,U:..)
   --top-ports N, -F   the N (100) most common ports; default top 1000
@@ -198,6 +202,7 @@ type plan struct {
 	suppress map[target.Target]struct{}
 	prober   probe.Prober
 	scanType string
+	extra    []scanner.Option // more probers: -sU with a TCP scan (flags_udp.go)
 }
 
 func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -227,6 +232,7 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// info.End stays zero: the writers take RunInfo by value when made, and
 	// a zero End means the time of Close, which is when the scan ended.
+	p.udpRunInfo(&info)
 	w := out.writer(info)
 	scanErr := execute(ctx, p, w, stderr)
 	if err := w.Close(); err != nil && scanErr == nil {
@@ -297,7 +303,7 @@ func makePlan(ctx context.Context, o *options, stderr io.Writer) (*plan, error) 
 	if err := prepareSource(ctx, o, p.hosts, stderr); err != nil {
 		return nil, err
 	}
-	if p.prober, p.scanType, err = chooseProber(o); err != nil {
+	if p.prober, p.scanType, err = chooseProbers(o, p, stderr); err != nil {
 		return nil, err
 	}
 	if p.state != nil {
@@ -368,6 +374,9 @@ func checkOptions(o *options) error {
 
 // choosePorts returns the TCP ports to scan.
 func choosePorts(o *options, stderr io.Writer) (*target.Ports, error) {
+	if o.udp {
+		return choosePortsUDP(o)
+	}
 	switch {
 	case o.ports != "":
 		ps, err := target.ParsePorts(o.ports, target.TCP)
@@ -376,7 +385,7 @@ func choosePorts(o *options, stderr io.Writer) (*target.Ports, error) {
 		}
 		tcp := onlyTCP(ps)
 		if tcp.Len() < ps.Len() {
-			fmt.Fprintf(stderr, "scan: warning: ignoring %d UDP ports: UDP scans (-sU) are not yet supported\n", ps.Len()-tcp.Len())
+			fmt.Fprintf(stderr, "scan: warning: ignoring %d UDP ports: add -sU to scan them\n", ps.Len()-tcp.Len())
 		}
 		if tcp.Len() == 0 {
 			return nil, usagef("no TCP ports in -p %q", o.ports)
@@ -628,7 +637,7 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 			fmt.Fprintln(stderr, progressLine(s))
 		}))
 	}
-	sc, err := scanner.New(p.prober, opts...)
+	sc, err := scanner.New(p.prober, append(opts, p.extra...)...)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -728,7 +737,8 @@ func progressLine(s scanner.Stats) string {
 	if d := s.ETA(); d > 0 || s.Finished {
 		eta = d.Round(time.Second).String()
 	}
-	return fmt.Sprintf("scan: %5.1f%% done (%d/%d), %.0f probes/s, %d in flight, %d retransmits, elapsed %s, ETA %s",
+	line := fmt.Sprintf("scan: %5.1f%% done (%d/%d), %.0f probes/s, %d in flight, %d retransmits, elapsed %s, ETA %s",
 		100*s.Progress(), s.Done, s.Total, s.Rate, s.InFlight, s.Retransmits,
 		s.Elapsed.Round(time.Second), eta)
+	return line + rateLimitNote(s)
 }

@@ -284,7 +284,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-p", "22", "300.0.0.1"}, `"300.0.0.1"`},
 		{[]string{"-p", "22", "127.0.0.1", "--exclude", "127.0.0.1"}, "no targets left"},
 		{[]string{"-oX"}, "-oX needs an argument"},
-		{[]string{"-sU", "127.0.0.1"}, "not yet supported: -sU"},
+		{[]string{"-sU", "-p", "T:22", "127.0.0.1"}, "no ports to scan"},
 		{[]string{"-sn", "127.0.0.1"}, "not yet supported: -sn"},
 		{[]string{"-sTV", "127.0.0.1"}, "not yet supported: -sV"},
 		{[]string{"-O", "127.0.0.1"}, "not yet supported: -O"},

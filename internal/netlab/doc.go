@@ -61,7 +61,14 @@
 // turns the limits off in each host namespace (net.ipv4.icmp_ratemask,
 // icmp_ratelimit, icmp_msgs_per_sec, icmp_msgs_burst; net.ipv6.icmp.ratemask,
 // ratelimit), so reject tests are exact. Tests of a scanner's patience with
-// rate-limited hosts need a real-world setting of their own.
+// rate-limited hosts set HostConfig.ICMPRateLimit, which keeps the kernel's
+// defaults of a fresh namespace.
+//
+// # Real daemons
+//
+// [Host.Start] runs any program in the host's namespace (dnsmasq, chronyd,
+// snmpd, …) with its own configuration from t.TempDir(); Cleanup kills it
+// by PID. [Host.WaitUDP] waits until a daemon has bound its UDP port.
 //
 // # Delay
 //

@@ -263,8 +263,10 @@ func (l *Lab) addHost(cfg HostConfig) (*Host, error) {
 		// Links created in the namespace inherit "default": no DAD delay.
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/default/accept_dad", []byte("0"), 0)
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/all/accept_dad", []byte("0"), 0)
-		if err := noICMPRateLimit(); err != nil {
-			return err
+		if !cfg.ICMPRateLimit {
+			if err := noICMPRateLimit(); err != nil {
+				return err
+			}
 		}
 		return linkUp("lo")
 	}); err != nil {

@@ -28,7 +28,8 @@ var (
 // The zero value is a host on the next free subnet with a clean link.
 //
 // Every host answers every probe it rejects with an ICMP error: its ICMP
-// rate limits are off, unlike a real host's (see the package doc).
+// rate limits are off, unlike a real host's (see the package doc), unless
+// ICMPRateLimit is set.
 type HostConfig struct {
 	// Subnet is the link index 1..250: the link gets 198.18.<N>.0/24 and
 	// 2001:db8:<N>::/64 (same digits in the IPv6 group). The scanner side
@@ -51,6 +52,12 @@ type HostConfig struct {
 	// too, so probes are lost and delayed as well (round-trip loss
 	// 1-(1-Loss)²).
 	Both bool
+
+	// ICMPRateLimit leaves the kernel's ICMP error rate limits of a new
+	// namespace in place, as on a real host (Linux: a burst of six errors
+	// to one destination, then one a second; ICMPv6 by its own sysctl).
+	// By default a lab host answers every rejected probe.
+	ICMPRateLimit bool
 }
 
 // Host is one target namespace joined to the scanner namespace by a veth pair.

@@ -3,6 +3,8 @@
 package netlab
 
 import (
+	"time"
+
 	"errors"
 	"fmt"
 	"net"
@@ -100,3 +102,15 @@ func (h *Host) Start(t testing.TB, name string, args ...string) *exec.Cmd { fata
 
 // BridgeStats returns zero off Linux.
 func (h *Host) BridgeStats() BridgeStats { return BridgeStats{} }
+
+// StartDNSmasq fails t: the lab needs Linux.
+func (h *Host) StartDNSmasq(t testing.TB) { fatal(t) }
+
+// StartChrony fails t: the lab needs Linux.
+func (h *Host) StartChrony(t testing.TB) { fatal(t) }
+
+// StartSNMPd fails t: the lab needs Linux.
+func (h *Host) StartSNMPd(t testing.TB) { fatal(t) }
+
+// WaitUDP fails t: the lab needs Linux.
+func (h *Host) WaitUDP(t testing.TB, timeout time.Duration, ports ...uint16) { fatal(t) }

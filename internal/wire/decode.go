@@ -361,6 +361,7 @@ func (q *Quote) decode(b []byte, v6 bool) bool {
 		q.Src = netip.AddrFrom4([4]byte(b[12:16]))
 		q.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 		q.Proto = b[9]
+		q.IPID = binary.BigEndian.Uint16(b[4:6])
 		if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
 			return true // a later fragment has no transport header
 		}
@@ -371,6 +372,7 @@ func (q *Quote) decode(b []byte, v6 bool) bool {
 		}
 		q.Src = netip.AddrFrom16([16]byte(b[8:24]))
 		q.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+		q.FlowLabel = binary.BigEndian.Uint32(b[0:4]) & 0xfffff
 		next, r, _, _, err := skipExt(b[6], b[40:])
 		if err != nil {
 			return true // extension headers cut off: protocol unknown

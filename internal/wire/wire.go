@@ -246,6 +246,11 @@ type Quote struct {
 	// message such as an echo request (8 bytes for ID and Seq).
 	ICMPType, ICMPCode uint8
 	ICMPID, ICMPSeq    uint16
+	// IPID is the quoted IPv4 identification; FlowLabel the quoted IPv6
+	// flow label. Raw UDP probes carry their cookie there, since UDP has
+	// no sequence number.
+	IPID      uint16
+	FlowLabel uint32
 }
 
 // HasPorts reports whether the quote holds TCP or UDP ports.
