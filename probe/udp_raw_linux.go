@@ -16,6 +16,7 @@ import (
 	"github.com/portsense/portsense/internal/packet"
 	"github.com/portsense/portsense/internal/route"
 	"github.com/portsense/portsense/internal/wire"
+	"github.com/portsense/portsense/probe/srcpool"
 	"github.com/portsense/portsense/probe/udppayload"
 	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/target"
@@ -214,6 +215,23 @@ func (s *UDPSession) resolved(nh route.NextHop) {
 
 // enqueue builds the probe's datagrams into the batch. Called with s.mu held.
 func (s *UDPSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16) error {
+	if pool := s.cfg.SourcePool; pool != nil && pool.Len(dst.Is6()) > 0 {
+		if hop.Local || hop.Ifindex != pool.Ifindex() {
+			s.skipped.Add(1)
+			return fmt.Errorf("%w: %v: not reached through the source pool's interface %s", ErrTargetSkipped, dst, pool.Interface())
+		}
+		var src netip.Addr
+		if s.cfg.Rotation == srcpool.PerTarget {
+			src = pool.Source(dst.Is6(), uint64(s.hash.TCP(netip.Addr{}, dst, 0, dport)))
+		} else {
+			src = pool.Next(dst.Is6())
+		}
+		if !src.IsValid() {
+			s.skipped.Add(1)
+			return fmt.Errorf("%w: %v: every pool address was lost to a conflict", ErrTargetSkipped, dst)
+		}
+		hop.Src = src
+	}
 	if hop.Src.Is4() != dst.Is4() {
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: source %v is of another address family", ErrTargetSkipped, dst, hop.Src)
@@ -391,10 +409,14 @@ func (s *UDPSession) classify(r *wire.Packet, b []byte, now time.Time) (Reply, b
 			return Reply{}, false
 		}
 		t := target.Target{Addr: r.Src, Port: target.Port{Proto: target.UDP, Num: r.SrcPort}}
-		return Reply{
+		rep := Reply{
 			Target: t, Try: int(r.DstPort - lo), State: result.Open, Reason: result.UDPResponse,
 			ReplyTTL: r.TTL, Time: now, Service: udpService(s.payloads, r.SrcPort, r.Payload),
-		}, true
+		}
+		if s.cfg.SourcePool != nil {
+			rep.Source = r.Dst
+		}
+		return rep, true
 	case wire.ProtoICMP, wire.ProtoICMPv6:
 		v6 := r.Proto == wire.ProtoICMPv6
 		q := &r.Quote
@@ -418,6 +440,9 @@ func (s *UDPSession) classify(r *wire.Packet, b []byte, now time.Time) (Reply, b
 		}
 		if r.Src != q.Dst {
 			rep.From = r.Src
+		}
+		if s.cfg.SourcePool != nil {
+			rep.Source = q.Src
 		}
 		return rep, true
 	}
