@@ -93,6 +93,16 @@ type InFlightLimiter interface {
 	MaxInFlight() int
 }
 
+// SourceReporter is implemented by sessions that send every try of a
+// target from one fixed source address chosen among several (a source
+// pool with per-target rotation, probe/srcpool). SourceFor returns that
+// address, or the invalid address when the session has no such choice.
+// Hosts rate-limit ICMP errors per destination address, so the engine
+// keeps one error budget per (host, source).
+type SourceReporter interface {
+	SourceFor(t target.Target) netip.Addr
+}
+
 // Flusher is implemented by sessions that batch probes. The engine calls
 // Flush when it stops sending for a while (the window is full, the rate
 // ceiling says wait, or it waits for replies), so no probe sits in a

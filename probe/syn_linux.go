@@ -121,7 +121,6 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	}
 	ss := &SYNSession{
 		cfg:     cfg,
-		nports:  cfg.sourcePorts(),
 		pool:    cfg.SourcePool,
 		realPos: cfg.DecoyPosition,
 		hash:    cookie.New(key),
@@ -160,7 +159,6 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 // several goroutines, though the engine uses one.
 type SYNSession struct {
 	cfg     SYNConfig
-	nports  uint16        // source ports in use: SYNSourcePorts, or 1 with FixedSourcePort
 	pool    *srcpool.Pool // source addresses, or nil
 	realPos int           // position of the real probe among the decoys' copies
 	hash    cookie.Hasher
@@ -230,7 +228,7 @@ func (s *SYNSession) Send(p Probe) error {
 	if try < 0 {
 		try = 0
 	}
-	sport := s.cfg.SourcePort + uint16(try%int(s.nports))
+	sport := s.cfg.SourcePort + uint16(try%int(s.cfg.sourcePorts()))
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -295,7 +293,7 @@ func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 			return fmt.Errorf("%w: %v: not reached through the source pool's interface %s", ErrTargetSkipped, dst, s.pool.Interface())
 		}
 		if s.cfg.Rotation == srcpool.PerTarget {
-			src = s.pool.Source(dst.Is6(), uint64(s.hash.TCP(netip.Addr{}, dst, 0, dport)))
+			src = poolSourceFor(s.pool, srcpool.PerTarget, s.hash, target.Target{Addr: dst, Port: target.Port{Proto: target.TCP, Num: dport}})
 		} else {
 			src = s.pool.Next(dst.Is6())
 		}
@@ -585,7 +583,7 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 	lo := s.cfg.SourcePort
 	switch r.Proto {
 	case wire.ProtoTCP:
-		if r.DstPort-lo >= s.nports || r.Flags&wire.FlagACK == 0 {
+		if r.DstPort-lo >= s.cfg.sourcePorts() || r.Flags&wire.FlagACK == 0 {
 			s.ignored.Add(1)
 			return
 		}
@@ -615,7 +613,7 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 	case wire.ProtoICMP, wire.ProtoICMPv6:
 		q := &r.Quote
 		reason, ok := icmpReason(r.Proto == wire.ProtoICMPv6, r.ICMPType, r.ICMPCode)
-		if !ok || !r.HasQuote || q.Proto != wire.ProtoTCP || q.TransportLen < 8 || q.SrcPort-lo >= s.nports {
+		if !ok || !r.HasQuote || q.Proto != wire.ProtoTCP || q.TransportLen < 8 || q.SrcPort-lo >= s.cfg.sourcePorts() {
 			s.ignored.Add(1)
 			return
 		}
@@ -647,8 +645,15 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 // try maps a reply's source-port offset to the try it answers; -1 with a
 // fixed source port.
 func (s *SYNSession) try(off uint16) int {
-	if s.nports == 1 {
+	if s.cfg.sourcePorts() == 1 {
 		return -1
 	}
 	return int(off)
+}
+
+// SourceFor returns the source address every try to t is sent from with
+// a source pool and per-target rotation (probe.SourceReporter), else the
+// invalid address.
+func (s *SYNSession) SourceFor(t target.Target) netip.Addr {
+	return poolSourceFor(s.pool, s.cfg.Rotation, s.hash, t)
 }

@@ -222,7 +222,7 @@ func (s *UDPSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 		}
 		var src netip.Addr
 		if s.cfg.Rotation == srcpool.PerTarget {
-			src = pool.Source(dst.Is6(), uint64(s.hash.TCP(netip.Addr{}, dst, 0, dport)))
+			src = poolSourceFor(pool, srcpool.PerTarget, s.hash, target.Target{Addr: dst, Port: target.Port{Proto: target.UDP, Num: dport}})
 		} else {
 			src = pool.Next(dst.Is6())
 		}
@@ -448,4 +448,11 @@ func (s *UDPSession) classify(r *wire.Packet, b []byte, now time.Time) (Reply, b
 	}
 	s.ignored.Add(1)
 	return Reply{}, false
+}
+
+// SourceFor returns the source address every try to t is sent from with
+// a source pool and per-target rotation (probe.SourceReporter), else the
+// invalid address.
+func (s *UDPSession) SourceFor(t target.Target) netip.Addr {
+	return poolSourceFor(s.cfg.SourcePool, s.cfg.Rotation, s.hash, t)
 }

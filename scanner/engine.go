@@ -79,7 +79,7 @@ type engine struct {
 
 	// ICMP budgets of UDP hosts that sent ICMP errors, and those with
 	// probes to pace (ratelimit.go).
-	limits map[netip.Addr]*hostLimit
+	limits map[limitKey]*hostLimit
 	pacing []*hostLimit
 
 	// proxy counts, per host with an open TCP port, the ports probed since
@@ -361,7 +361,7 @@ func (e *engine) send(ctx context.Context, ent *entry, t time.Time) error {
 	e.st.Sent++
 	err := s.sess.Send(probe.Probe{Target: ent.t, Try: ent.try, Timeout: e.rtt.timeout()})
 	if err == nil {
-		e.limitNoteSent(ent.t)
+		e.limitNoteSent(ent)
 		return nil
 	}
 	if errors.Is(err, probe.ErrTargetSkipped) {
@@ -448,7 +448,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	e.limitNoteReply(probeReply{r.Target, r.State, r.Reason}, t)
+	e.limitNoteReply(probeReply{r.Target, r.State, r.Reason, e.sourceFor(r.Target)}, t)
 	ent := e.inflight[r.Target]
 	if ent == nil {
 		e.st.Late++
@@ -471,7 +471,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// The target needed ent.try+1 tries to be answered, whichever try the
 	// answer names: a late answer to an earlier try means the timeout was
 	// too short, which calls for as many retries as a lost probe does.
-	paced := e.limitPacing(r.Target)
+	paced := e.limitPacing(r.Target, e.sourceFor(r.Target))
 	if !paced {
 		e.maxSuccess = max(e.maxSuccess, ent.try)
 	}

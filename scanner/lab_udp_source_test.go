@@ -4,7 +4,6 @@ package scanner
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,13 +22,11 @@ func TestLabUDPSourcePool(t *testing.T) {
 	lab := netlab.New(t)
 	h := lab.AddHost(netlab.HostConfig{ICMPRateLimit: true})
 	pool := claimPool(t, srcpool.Config{Interface: h.Ifname, Count: 16})
-	pr, err := probe.NewUDP(&probe.UDPConfig{SourcePool: pool})
+	pr, err := probe.NewUDP(&probe.UDPConfig{SourcePool: pool, Rotation: srcpool.PerTarget})
 	require.NoError(t, err)
-	// The engine's ICMP pacing keys a host's budget by its address alone
-	// and does not detect a pool's N budgets (errors keep trickling in),
-	// so retransmissions do the work: one try a second per silent port
-	// until each has heard its error.
-	got, st := udpScan(t, pr, h.Addr4, "1000-1299", WithRTTTimeouts(time.Second, time.Second, 2*time.Second), WithMinRetries(40), WithMaxRetries(40))
+	// Per-target rotation: each port's tries share a source, and the
+	// engine paces each (host, source) ICMP budget on its own.
+	got, st := udpScan(t, pr, h.Addr4, "1000-1299")
 	require.Len(t, got, 300)
 	used := map[any]int{}
 	for _, r := range got {

@@ -35,6 +35,7 @@ const sourceUsage = `  --source-pool N|LIST claim N free addresses of the target
 type sourceOpts struct {
 	pool      string // --source-pool, "" when not given
 	rotate    srcpool.Rotation
+	rotateSet bool
 	decoys    []netip.Addr
 	mePos     int // position of ME in -D; -1 when not given (last)
 	decoysSet bool
@@ -57,7 +58,7 @@ func sourceLongOpts(m map[string]longOpt) {
 		if err != nil {
 			return usagef("bad --source-rotate %q: want per-probe or per-target", v)
 		}
-		o.src.rotate = r
+		o.src.rotate, o.src.rotateSet = r, true
 		return nil
 	}}
 	m["source-port"] = longOpt{true, func(o *options, v string) error { return o.src.setPort("--source-port", v) }}
@@ -222,6 +223,16 @@ func (o *options) synConfig() *probe.SYNConfig {
 		}
 	}
 	return c
+}
+
+// udpRotation is the pool rotation of UDP probes: per-target unless asked
+// otherwise, so that each port's tries share one source and the engine
+// paces each source's ICMP budget of the host on its own.
+func (s *sourceOpts) udpRotation() srcpool.Rotation {
+	if s.rotateSet {
+		return s.rotate
+	}
+	return srcpool.PerTarget
 }
 
 // close releases a claimed pool.
