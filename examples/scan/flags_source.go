@@ -23,7 +23,8 @@ import (
 const sourceUsage = `  --source-pool N|LIST claim N free addresses of the targets' subnet (or the
                       listed ones) and send from them, answering ARP/NDP
                       for them (-sS; root on Linux; see probe/srcpool)
-  --source-rotate per-probe|per-target   how probes use the pool
+  --source-rotate per-probe|per-target   how probes use the pool (default
+                      per-probe for -sS, per-target for -sU)
   -S ADDR             source address; one not of this host is claimed like
                       a one-address pool
   -D D1,D2,ME,...     decoys: each probe is also sent from D1, D2 …; ME is
@@ -154,6 +155,9 @@ func prepareSource(ctx context.Context, o *options, hosts *target.Hosts, stderr 
 	foreignS := o.source.IsValid() && !ownAddr(o.source)
 	if !s.wantsRaw() && !foreignS {
 		return nil
+	}
+	if o.udp && o.scanType == "" && (s.decoysSet || s.portSet) {
+		return usagef("-D and -g apply to -sS probes; add -sS (UDP probes keep their own source ports)")
 	}
 	if o.scanType == "" && !o.udp {
 		o.scanType = "syn" // never fall back to connect and drop the flags

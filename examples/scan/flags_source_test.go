@@ -58,6 +58,8 @@ func TestBadSourceFlags(t *testing.T) {
 		{[]string{"-D", "RND:5", "127.0.0.1"}, `"RND:5"`},
 		{[]string{"-D"}, "-D needs an argument"},
 		{[]string{"-sT", "-D", "198.18.1.1", "127.0.0.1"}, "need -sS"},
+		{[]string{"-sU", "-D", "198.18.1.1", "127.0.0.1"}, "-D and -g apply to -sS"},
+		{[]string{"-sU", "-g", "53", "127.0.0.1"}, "-D and -g apply to -sS"},
 		{[]string{"-sT", "--source-pool", "4", "127.0.0.1"}, "need -sS"},
 		{[]string{"-sT", "-S", "198.18.77.1", "127.0.0.1"}, "-S 198.18.77.1 is not an address of this host"},
 		{[]string{"-sS", "-S", "198.18.1.1", "--source-pool", "2", "127.0.0.1"}, "conflict"},
