@@ -7,6 +7,11 @@
 // probes are in flight, when to retransmit and when silence becomes a verdict.
 // A prober owns packets: it knows how to send one probe and how to classify
 // what comes back.
+//
+// Raw probers can send from addresses claimed with package srcpool (free
+// addresses of the local subnet, answered for with ARP/NDP while the scan
+// runs; SYNConfig.SourcePool, UDPConfig.SourcePool), add decoy copies
+// (SYNConfig.Decoys) and use a fixed source port (SYNConfig.FixedSourcePort).
 package probe
 
 import (
