@@ -19,6 +19,16 @@ import (
 // dropped from one OS thread only (capabilities are per thread on Linux);
 // that thread is discarded afterwards.
 func TestClaimNoRawSocketRights(t *testing.T) {
+	claimWithout(t, unix.CAP_NET_RAW, "CAP_NET_RAW")
+}
+
+// Without CAP_NET_ADMIN the nftables table cannot be made: the error says
+// so (and how to do without), and the claim is released.
+func TestClaimNoNftablesRights(t *testing.T) {
+	claimWithout(t, unix.CAP_NET_ADMIN, "CAP_NET_ADMIN")
+}
+
+func claimWithout(t *testing.T, capability uint, name string) {
 	lab := netlab.New(t)
 	k := lab.AddLink(0)
 	k.AddHost(0)
@@ -31,7 +41,7 @@ func TestClaimNoRawSocketRights(t *testing.T) {
 			errc <- err
 			return
 		}
-		data[0].Effective &^= 1 << unix.CAP_NET_RAW
+		data[0].Effective &^= 1 << capability
 		if err := unix.Capset(&hdr, &data[0]); err != nil {
 			errc <- err
 			return
@@ -39,13 +49,13 @@ func TestClaimNoRawSocketRights(t *testing.T) {
 		p, err := srcpool.Claim(context.Background(), &srcpool.Config{Interface: k.Ifname, Count: 1})
 		if err == nil {
 			p.Close()
-			err = errors.New("claimed without CAP_NET_RAW")
+			err = errors.New("claimed without " + name)
 		}
 		errc <- err
 	}()
 	err := <-errc
-	if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_RAW") {
-		t.Fatalf("error %v, want os.ErrPermission naming CAP_NET_RAW", err)
+	if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), name) {
+		t.Fatalf("error %v, want os.ErrPermission naming %s", err, name)
 	}
 	t.Log(err)
 	if got := ourTables(t); len(got) != 0 {

@@ -28,7 +28,8 @@ var tableSeq atomic.Uint64
 // drops whatever the kernel would send from them (output). Packet
 // sockets see incoming packets before the prerouting hook.
 type firewall struct {
-	table *nftables.Table
+	table  *nftables.Table
+	s4, s6 *nftables.Set
 }
 
 // addFirewall installs the table for addrs.
@@ -92,7 +93,39 @@ func addFirewall(addrs []netip.Addr) (*firewall, error) {
 	if err := c.Flush(); err != nil {
 		return nil, nftErr(err)
 	}
-	return &firewall{table: t}, nil
+	return &firewall{table: t, s4: s4, s6: s6}, nil
+}
+
+// add puts addrs into the table's sets.
+func (f *firewall) add(addrs []netip.Addr) error {
+	c, err := nftables.New()
+	if err != nil {
+		return nftErr(err)
+	}
+	var e4, e6 []nftables.SetElement
+	for _, a := range addrs {
+		if a.Is4() {
+			b := a.As4()
+			e4 = append(e4, nftables.SetElement{Key: b[:]})
+		} else {
+			b := a.As16()
+			e6 = append(e6, nftables.SetElement{Key: b[:]})
+		}
+	}
+	if len(e4) > 0 {
+		if err := c.SetAddElements(f.s4, e4); err != nil {
+			return nftErr(err)
+		}
+	}
+	if len(e6) > 0 {
+		if err := c.SetAddElements(f.s6, e6); err != nil {
+			return nftErr(err)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return nftErr(err)
+	}
+	return nil
 }
 
 // remove deletes the table.

@@ -105,6 +105,13 @@ func Claim(ctx context.Context, cfg *Config) (_ *Pool, err error) {
 			p.Close()
 		}
 	}()
+	// The table first (empty), so that missing rights fail the claim
+	// before any packet is sent.
+	if !c.NoFirewall {
+		if p.impl.fw, err = addFirewall(nil); err != nil {
+			return nil, err
+		}
+	}
 	if p.impl.arp, err = afpacket.Listen(ifi, afpacket.Datagram, afpacket.ProtoARP, &afpacket.Config{IgnoreOutgoing: true}); err != nil {
 		return nil, fmt.Errorf("srcpool: answering ARP on %s: %w", ifi.Name, err)
 	}
@@ -182,8 +189,8 @@ func Claim(ctx context.Context, cfg *Config) (_ *Pool, err error) {
 		}
 		got = append(got, more...)
 	}
-	if !c.NoFirewall {
-		if p.impl.fw, err = addFirewall(got); err != nil {
+	if p.impl.fw != nil {
+		if err = p.impl.fw.add(got); err != nil {
 			return nil, err
 		}
 	}
