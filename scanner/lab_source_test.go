@@ -32,6 +32,8 @@ type wireCount struct {
 	mu sync.Mutex
 	// syns[src][port] counts SYN probes from src to port.
 	syns map[netip.Addr]map[uint16]int
+	// sports counts the source ports of SYN probes.
+	sports map[uint16]int
 	// firstSrc[port] lists sources in the order their first SYN to port
 	// arrived.
 	firstSrc map[uint16][]netip.Addr
@@ -50,7 +52,7 @@ func capture(t *testing.T, h *netlab.Host, scannerHW net.HardwareAddr) *wireCoun
 		return err
 	})
 	require.NoError(t, err)
-	w := &wireCount{syns: map[netip.Addr]map[uint16]int{}, firstSrc: map[uint16][]netip.Addr{}, fromScanner: map[string]int{}}
+	w := &wireCount{syns: map[netip.Addr]map[uint16]int{}, firstSrc: map[uint16][]netip.Addr{}, fromScanner: map[string]int{}, sports: map[uint16]int{}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		var (
@@ -82,6 +84,7 @@ func capture(t *testing.T, h *netlab.Host, scannerHW net.HardwareAddr) *wireCoun
 					w.firstSrc[p.DstPort] = append(w.firstSrc[p.DstPort], p.Src)
 				}
 				m[p.DstPort]++
+				w.sports[p.SrcPort]++
 			case mine && p.Proto == wire.ProtoTCP && p.Flags&wire.FlagRST != 0:
 				w.fromScanner["rst from "+p.Src.String()]++
 			case mine && (p.Proto == wire.ProtoICMP || p.Proto == wire.ProtoICMPv6) && p.ICMPClass().Kind.IsError():
@@ -325,4 +328,39 @@ func TestLabSYNSourcePool6(t *testing.T) {
 		assert.Equal(t, k.HW.String(), neigh[a], "target's neighbour entry for %v", a)
 	}
 	t.Logf("IPv6 pool scan: %d probes, %d retransmits, %v, pool %+v", st.Sent, st.Retransmits, st.Elapsed, pool.Stats())
+}
+
+// nmap's -S with an address that is not the scanner's (a one-address
+// pool, as examples/scan does) and -g: every probe leaves from that
+// address and port, replies come back through our ARP answers, verdicts
+// are right and every result names the source.
+func TestLabSYNSpoofedSourceFixedPort(t *testing.T) {
+	lab := netlab.New(t)
+	k := lab.AddLink(0)
+	h := k.AddHost(0)
+	connectLayout.build(t, h)
+	w := capture(t, h, k.HW)
+	src := netip.AddrFrom4([4]byte{198, 18, byte(k.Subnet), 77})
+	pool := claimPool(t, srcpool.Config{Interface: k.Ifname, Addrs: []netip.Addr{src}})
+	syn, err := probe.NewSYN(&probe.SYNConfig{SourcePool: pool, SourcePort: 53, FixedSourcePort: true})
+	require.NoError(t, err)
+	got, _ := scanPorts(t, syn, target.NewHosts(h.Addr4), "1-100,5000-5005,6000-6005,7000-7005", WithTiming(T4))
+	want := synLayout{connectLayout}.want
+	require.Len(t, got, 118)
+	for tg, r := range got {
+		s, reason := want(tg.Port.Num)
+		assert.Equal(t, s, r.State, "port %d", tg.Port.Num)
+		assert.Equal(t, reason, r.Reason, "port %d", tg.Port.Num)
+		if r.Reason != result.NoResponse {
+			assert.Equal(t, src, r.Source, "port %d", tg.Port.Num)
+		}
+	}
+	settle()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	assert.Len(t, w.syns, 1)
+	assert.Contains(t, w.syns, src)
+	assert.Len(t, w.sports, 1)
+	assert.Positive(t, w.sports[53])
+	assert.Empty(t, w.fromScanner)
 }
