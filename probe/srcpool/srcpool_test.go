@@ -146,3 +146,17 @@ func FuzzParseAddrs(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkSource(b *testing.B) {
+	p := &Pool{}
+	var addrs []netip.Addr
+	for i := range 16 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{198, 18, 1, byte(200 + i)}))
+	}
+	p.finish(addrs)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p.Source(false, uint64(i))
+		p.Next(false)
+	}
+}
