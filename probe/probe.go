@@ -9,6 +9,11 @@
 // probes are in flight, when to retransmit and when silence becomes a verdict.
 // A prober owns packets: it knows how to send one probe and how to classify
 // what comes back.
+//
+// Raw probers can send from addresses claimed with package srcpool (free
+// addresses of the local subnet, answered for with ARP/NDP while the scan
+// runs; SYNConfig.SourcePool, UDPConfig.SourcePool), add decoy copies
+// (SYNConfig.Decoys) and use a fixed source port (SYNConfig.FixedSourcePort).
 package probe
 
 import (
@@ -53,6 +58,10 @@ type Reply struct {
 	// From is the address that sent the reply when it differs from the
 	// target, such as a router sending ICMP unreachable. Usually invalid.
 	From netip.Addr
+	// Source is the source address of the probe the reply answers, set
+	// by raw probers that send from several addresses (a source pool);
+	// the engine copies it into result.Result.Source. Usually invalid.
+	Source netip.Addr
 	// Service names what answered, when the reply parsed as a known
 	// protocol (a UDP payload's answer); nil otherwise.
 	Service *result.Service
@@ -103,6 +112,16 @@ type Session interface {
 // prober outstanding.
 type InFlightLimiter interface {
 	MaxInFlight() int
+}
+
+// SourceReporter is implemented by sessions that send every try of a
+// target from one fixed source address chosen among several (a source
+// pool with per-target rotation, probe/srcpool). SourceFor returns that
+// address, or the invalid address when the session has no such choice.
+// Hosts rate-limit ICMP errors per destination address, so the engine
+// keeps one error budget per (host, source).
+type SourceReporter interface {
+	SourceFor(t target.Target) netip.Addr
 }
 
 // Flusher is implemented by sessions that batch probes. The engine calls

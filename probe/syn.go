@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/portsense/portsense/probe/srcpool"
 	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/target"
 )
@@ -19,6 +20,17 @@ const (
 	DefaultSYNSourcePort = 61440
 	SYNSourcePorts       = 16
 )
+
+// maxDecoys bounds SYNConfig.Decoys (nmap allows 128).
+const maxDecoys = 128
+
+// sourcePorts returns how many source ports the probes use.
+func (c *SYNConfig) sourcePorts() uint16 {
+	if c.FixedSourcePort {
+		return 1
+	}
+	return SYNSourcePorts
+}
 
 // SYNConfig configures the SYN prober. A nil *SYNConfig means defaults:
 // interface and source address by route, source ports 61440-61455, a
@@ -55,6 +67,38 @@ type SYNConfig struct {
 	// ResolveTimeout bounds each ARP/NDP try for a next hop missing from
 	// the kernel's neighbour table (three tries); 0 means 300ms.
 	ResolveTimeout time.Duration
+
+	// SourcePool, when set, gives the source addresses of probes:
+	// addresses claimed on the pool's interface (see probe/srcpool),
+	// picked per probe or per target by Rotation, and recorded in every
+	// reply (Reply.Source, result.Result.Source). Targets of a family the
+	// pool has addresses of but routed through another interface are
+	// skipped (ErrTargetSkipped); targets of a family it has none of are
+	// probed from the routed source as without a pool. The caller owns
+	// the pool and closes it after the scan; Source is ignored for the
+	// pool's families.
+	SourcePool *srcpool.Pool
+	// Rotation spreads probes over SourcePool: srcpool.PerProbe (the
+	// zero value) or srcpool.PerTarget.
+	Rotation srcpool.Rotation
+
+	// FixedSourcePort sends every probe from SourcePort itself (nmap -g,
+	// --source-port) instead of SourcePort plus the try. Replies then
+	// cannot name their try (Reply.Try is -1), so RTT samples follow
+	// Karn's rule. SourcePort must be set.
+	FixedSourcePort bool
+
+	// Decoys are addresses (nmap -D) from which a copy of every probe is
+	// also sent, so the target sees the scan coming from all of them;
+	// replies to them are not expected and never counted (their cookies
+	// differ). Only decoys of the target's family are used. Every decoy
+	// is the user's responsibility: spoofing someone else's address
+	// makes the target answer them.
+	Decoys []netip.Addr
+	// DecoyPosition is where the real probe goes among the decoys' copies
+	// (nmap's ME): 0 sends it first, len(Decoys) last; a negative value
+	// picks a random position once per session.
+	DecoyPosition int
 }
 
 // SYN is the TCP SYN ("half-open") prober, nmap's -sS, for IPv4 and IPv6 on
@@ -97,6 +141,7 @@ type SYNStats struct {
 	Forged    uint64 // replies whose cookie did not match: dropped
 	Ignored   uint64 // packets that were not a classifiable reply (undecodable, other flags, foreign ports)
 	Delivered uint64 // replies passed to deliver
+	Decoys    uint64 // decoy copies queued (included in Sent once sent)
 }
 
 func (c *SYNConfig) withDefaults() (SYNConfig, error) {
@@ -107,8 +152,28 @@ func (c *SYNConfig) withDefaults() (SYNConfig, error) {
 	if d.SourcePort == 0 {
 		d.SourcePort = DefaultSYNSourcePort
 	}
-	if int(d.SourcePort)+SYNSourcePorts-1 > 65535 {
+	if int(d.SourcePort)+int(d.sourcePorts())-1 > 65535 {
 		return d, fmt.Errorf("probe: source port %d too high: SYN needs %d ports from it", d.SourcePort, SYNSourcePorts)
+	}
+	if d.FixedSourcePort && c != nil && c.SourcePort == 0 {
+		return d, fmt.Errorf("probe: a fixed source port needs SourcePort")
+	}
+	if d.DecoyPosition > len(d.Decoys) {
+		return d, fmt.Errorf("probe: decoy position %d beyond the %d decoys", d.DecoyPosition, len(d.Decoys))
+	}
+	if len(d.Decoys) > maxDecoys {
+		return d, fmt.Errorf("probe: %d decoys: at most %d", len(d.Decoys), maxDecoys)
+	}
+	d.Decoys = append([]netip.Addr(nil), d.Decoys...)
+	for i, a := range d.Decoys {
+		a = a.Unmap()
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.Zone() != "" {
+			return d, fmt.Errorf("probe: decoy address %v cannot send probes", d.Decoys[i])
+		}
+		d.Decoys[i] = a
+	}
+	if d.Rotation > srcpool.PerTarget {
+		return d, fmt.Errorf("probe: unknown source rotation %d", d.Rotation)
 	}
 	if d.Source.IsValid() {
 		d.Source = d.Source.Unmap()

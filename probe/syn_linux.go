@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/portsense/portsense/internal/packet"
 	"github.com/portsense/portsense/internal/route"
 	"github.com/portsense/portsense/internal/wire"
+	"github.com/portsense/portsense/probe/srcpool"
 	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/target"
 )
@@ -72,7 +74,7 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	} else if cfg.Source.Is6() {
 		cc.Src6 = cfg.Source
 	}
-	filter, err := afpacket.ReplyFilter(wire.ProtoTCP, cfg.SourcePort, cfg.SourcePort+SYNSourcePorts-1)
+	filter, err := afpacket.ReplyFilter(wire.ProtoTCP, cfg.SourcePort, cfg.SourcePort+cfg.sourcePorts()-1)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +128,8 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	}
 	ss := &SYNSession{
 		cfg:     cfg,
+		pool:    cfg.SourcePool,
+		realPos: cfg.DecoyPosition,
 		hash:    cookie.New(key),
 		pending: map[route.NextHop][]pendingProbe{},
 		senders: senders,
@@ -147,6 +151,9 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 			go ss.sendWorker()
 		}
 	}
+	if ss.realPos < 0 {
+		ss.realPos = mrand.IntN(len(cfg.Decoys) + 1)
+	}
 	cc.Resolved = ss.resolved
 	ss.routes = route.NewCache(cc)
 	ss.timer = time.AfterFunc(time.Hour, ss.timerFlush)
@@ -159,6 +166,8 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 // several goroutines, though the engine uses one.
 type SYNSession struct {
 	cfg     SYNConfig
+	pool    *srcpool.Pool // source addresses, or nil
+	realPos int           // position of the real probe among the decoys' copies
 	hash    cookie.Hasher
 	deliver func(Reply)
 	rxc     *afpacket.Conn
@@ -188,7 +197,7 @@ type SYNSession struct {
 	errMu    sync.Mutex
 	asyncErr error // first error of a worker
 
-	sent, skipped, received, forged, ignored, delivered atomic.Uint64
+	sent, skipped, received, forged, ignored, delivered, decoys atomic.Uint64
 }
 
 var _ Session = (*SYNSession)(nil)
@@ -226,7 +235,7 @@ func (s *SYNSession) Send(p Probe) error {
 	if try < 0 {
 		try = 0
 	}
-	sport := s.cfg.SourcePort + uint16(try%SYNSourcePorts)
+	sport := s.cfg.SourcePort + uint16(try%int(s.cfg.sourcePorts()))
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -284,14 +293,73 @@ func (s *SYNSession) resolved(nh route.NextHop) {
 	}
 }
 
-// enqueue builds the probe into the send batch. Called with s.mu held.
+// enqueue builds the probe (and its decoys' copies) into the send
+// batch. Called with s.mu held.
 func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16) error {
-	tmpl, err := s.template(hop.Src)
+	src := hop.Src
+	if s.pool != nil && s.pool.Len(dst.Is6()) > 0 {
+		if hop.Local || hop.Ifindex != s.pool.Ifindex() {
+			s.skipped.Add(1)
+			return fmt.Errorf("%w: %v: not reached through the source pool's interface %s", ErrTargetSkipped, dst, s.pool.Interface())
+		}
+		if s.cfg.Rotation == srcpool.PerTarget {
+			src = poolSourceFor(s.pool, srcpool.PerTarget, s.hash, target.Target{Addr: dst, Port: target.Port{Proto: target.TCP, Num: dport}})
+		} else {
+			src = s.pool.Next(dst.Is6())
+		}
+		if !src.IsValid() {
+			s.skipped.Add(1)
+			return fmt.Errorf("%w: %v: every pool address was lost to a conflict", ErrTargetSkipped, dst)
+		}
+	}
+	if len(s.cfg.Decoys) == 0 {
+		return s.emit(hop, src, dst, sport, dport, false)
+	}
+	// All copies go into one batch, so that parallel send workers cannot
+	// reorder them (unless there are more copies than a batch holds).
+	if copies := len(s.cfg.Decoys) + 1; s.tx.Len() > 0 && s.tx.Len()+copies > s.cfg.BatchSize && !(hop.Local && dst.Is4()) {
+		if err := s.flushLocked(false); err != nil {
+			return err
+		}
+	}
+	pos := 0
+	for _, d := range s.cfg.Decoys {
+		if pos == s.realPos {
+			if err := s.emit(hop, src, dst, sport, dport, false); err != nil {
+				return err
+			}
+		}
+		pos++
+		if d.Is4() != dst.Is4() {
+			continue
+		}
+		if err := s.emit(hop, d, dst, sport, dport, true); err != nil {
+			return err
+		}
+	}
+	if s.realPos >= len(s.cfg.Decoys) {
+		return s.emit(hop, src, dst, sport, dport, false)
+	}
+	return nil
+}
+
+// decoyMark changes the cookie of decoy copies, so that a reply to a
+// decoy that comes back to us never passes as the answer to a probe.
+const decoyMark = 0x5a5a_a5a5
+
+// emit builds one SYN from src into the send batch (or sends it through
+// the raw IPv4 socket for this host). Called with s.mu held.
+func (s *SYNSession) emit(hop route.Hop, src, dst netip.Addr, sport, dport uint16, decoy bool) error {
+	tmpl, err := s.template(src)
 	if err != nil {
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: %v", ErrTargetSkipped, dst, err)
 	}
-	seq := s.hash.TCP(hop.Src, dst, sport, dport)
+	seq := s.hash.TCP(src, dst, sport, dport)
+	if decoy {
+		seq ^= decoyMark
+		s.decoys.Add(1)
+	}
 	if hop.Local && dst.Is4() {
 		return s.sendLocal4(tmpl, dst, sport, dport, seq)
 	}
@@ -303,7 +371,7 @@ func (s *SYNSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16)
 	n := tmpl.Build(s.tx.Slot(), dst, sport, dport, seq)
 	if n == 0 {
 		s.skipped.Add(1)
-		return fmt.Errorf("%w: %v: source %v is of another address family", ErrTargetSkipped, dst, hop.Src)
+		return fmt.Errorf("%w: %v: source %v is of another address family", ErrTargetSkipped, dst, src)
 	}
 	d := afpacket.Addr{Ifindex: hop.Ifindex, Protocol: afpacket.ProtoIPv4, HWLen: hop.HWLen, HW: hop.HW}
 	if tmpl.Is6() {
@@ -454,6 +522,7 @@ func (s *SYNSession) Stats() SYNStats {
 		Forged:    s.forged.Load(),
 		Ignored:   s.ignored.Load(),
 		Delivered: s.delivered.Load(),
+		Decoys:    s.decoys.Load(),
 	}
 }
 
@@ -524,7 +593,7 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 	lo := s.cfg.SourcePort
 	switch r.Proto {
 	case wire.ProtoTCP:
-		if r.DstPort-lo >= SYNSourcePorts || r.Flags&wire.FlagACK == 0 {
+		if r.DstPort-lo >= s.cfg.sourcePorts() || r.Flags&wire.FlagACK == 0 {
 			s.ignored.Add(1)
 			return
 		}
@@ -543,7 +612,10 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 			return
 		}
 		rep.Target = target.Target{Addr: r.Src, Port: target.Port{Proto: target.TCP, Num: r.SrcPort}}
-		rep.Try = int(r.DstPort - lo)
+		rep.Try = s.try(r.DstPort - lo)
+		if s.pool != nil {
+			rep.Source = r.Dst
+		}
 		rep.ReplyTTL = r.TTL
 		rep.Time = now
 		s.delivered.Add(1)
@@ -551,7 +623,7 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 	case wire.ProtoICMP, wire.ProtoICMPv6:
 		q := &r.Quote
 		reason, ok := icmpReason(r.Proto == wire.ProtoICMPv6, r.ICMPType, r.ICMPCode)
-		if !ok || !r.HasQuote || q.Proto != wire.ProtoTCP || q.TransportLen < 8 || q.SrcPort-lo >= SYNSourcePorts {
+		if !ok || !r.HasQuote || q.Proto != wire.ProtoTCP || q.TransportLen < 8 || q.SrcPort-lo >= s.cfg.sourcePorts() {
 			s.ignored.Add(1)
 			return
 		}
@@ -561,7 +633,7 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 		}
 		rep := Reply{
 			Target:   target.Target{Addr: q.Dst, Port: target.Port{Proto: target.TCP, Num: q.DstPort}},
-			Try:      int(q.SrcPort - lo),
+			Try:      s.try(q.SrcPort - lo),
 			State:    result.Filtered,
 			Reason:   reason,
 			ReplyTTL: r.TTL,
@@ -570,9 +642,28 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 		if r.Src != q.Dst {
 			rep.From = r.Src
 		}
+		if s.pool != nil {
+			rep.Source = q.Src
+		}
 		s.delivered.Add(1)
 		s.deliver(rep)
 	default:
 		s.ignored.Add(1)
 	}
+}
+
+// try maps a reply's source-port offset to the try it answers; -1 with a
+// fixed source port.
+func (s *SYNSession) try(off uint16) int {
+	if s.cfg.sourcePorts() == 1 {
+		return -1
+	}
+	return int(off)
+}
+
+// SourceFor returns the source address every try to t is sent from with
+// a source pool and per-target rotation (probe.SourceReporter), else the
+// invalid address.
+func (s *SYNSession) SourceFor(t target.Target) netip.Addr {
+	return poolSourceFor(s.pool, s.cfg.Rotation, s.hash, t)
 }

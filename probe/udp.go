@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/portsense/portsense/probe/srcpool"
 	"github.com/portsense/portsense/probe/udppayload"
 	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/target"
@@ -42,6 +43,13 @@ type UDPConfig struct {
 	Key [16]byte
 	// TTL is the IPv4 TTL / IPv6 hop limit of probes; 0 means 64.
 	TTL uint8
+	// SourcePool and Rotation spread raw probes over claimed source
+	// addresses, as for SYNConfig (probe/srcpool); each reply records
+	// its source (Reply.Source). Linux limits ICMP errors per
+	// destination address, so a host answers a pool of N addresses with
+	// up to N times as many port-unreachables a second.
+	SourcePool *srcpool.Pool
+	Rotation   srcpool.Rotation
 }
 
 // Source ports of raw UDP probes: a probe's try is encoded in its source
@@ -119,6 +127,12 @@ func NewUDP(cfg *UDPConfig) (*UDP, error) {
 		if u.cfg.Source.IsUnspecified() || u.cfg.Source.IsMulticast() || u.cfg.Source.Zone() != "" {
 			return nil, fmt.Errorf("probe: udp: source address %v cannot send probes", u.cfg.Source)
 		}
+	}
+	if u.cfg.Sockets && u.cfg.SourcePool != nil {
+		return nil, fmt.Errorf("probe: udp: a source pool needs raw packets, not Sockets")
+	}
+	if u.cfg.Rotation > srcpool.PerTarget {
+		return nil, fmt.Errorf("probe: udp: unknown source rotation %d", u.cfg.Rotation)
 	}
 	if u.cfg.SourcePort == 0 {
 		u.cfg.SourcePort = DefaultUDPSourcePort

@@ -16,6 +16,7 @@ import (
 	"github.com/portsense/portsense/internal/packet"
 	"github.com/portsense/portsense/internal/route"
 	"github.com/portsense/portsense/internal/wire"
+	"github.com/portsense/portsense/probe/srcpool"
 	"github.com/portsense/portsense/probe/udppayload"
 	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/target"
@@ -214,6 +215,23 @@ func (s *UDPSession) resolved(nh route.NextHop) {
 
 // enqueue builds the probe's datagrams into the batch. Called with s.mu held.
 func (s *UDPSession) enqueue(hop route.Hop, dst netip.Addr, sport, dport uint16) error {
+	if pool := s.cfg.SourcePool; pool != nil && pool.Len(dst.Is6()) > 0 {
+		if hop.Local || hop.Ifindex != pool.Ifindex() {
+			s.skipped.Add(1)
+			return fmt.Errorf("%w: %v: not reached through the source pool's interface %s", ErrTargetSkipped, dst, pool.Interface())
+		}
+		var src netip.Addr
+		if s.cfg.Rotation == srcpool.PerTarget {
+			src = poolSourceFor(pool, srcpool.PerTarget, s.hash, target.Target{Addr: dst, Port: target.Port{Proto: target.UDP, Num: dport}})
+		} else {
+			src = pool.Next(dst.Is6())
+		}
+		if !src.IsValid() {
+			s.skipped.Add(1)
+			return fmt.Errorf("%w: %v: every pool address was lost to a conflict", ErrTargetSkipped, dst)
+		}
+		hop.Src = src
+	}
 	if hop.Src.Is4() != dst.Is4() {
 		s.skipped.Add(1)
 		return fmt.Errorf("%w: %v: source %v is of another address family", ErrTargetSkipped, dst, hop.Src)
@@ -391,10 +409,14 @@ func (s *UDPSession) classify(r *wire.Packet, b []byte, now time.Time) (Reply, b
 			return Reply{}, false
 		}
 		t := target.Target{Addr: r.Src, Port: target.Port{Proto: target.UDP, Num: r.SrcPort}}
-		return Reply{
+		rep := Reply{
 			Target: t, Try: int(r.DstPort - lo), State: result.Open, Reason: result.UDPResponse,
 			ReplyTTL: r.TTL, Time: now, Service: udpService(s.payloads, r.SrcPort, r.Payload),
-		}, true
+		}
+		if s.cfg.SourcePool != nil {
+			rep.Source = r.Dst
+		}
+		return rep, true
 	case wire.ProtoICMP, wire.ProtoICMPv6:
 		v6 := r.Proto == wire.ProtoICMPv6
 		q := &r.Quote
@@ -419,8 +441,18 @@ func (s *UDPSession) classify(r *wire.Packet, b []byte, now time.Time) (Reply, b
 		if r.Src != q.Dst {
 			rep.From = r.Src
 		}
+		if s.cfg.SourcePool != nil {
+			rep.Source = q.Src
+		}
 		return rep, true
 	}
 	s.ignored.Add(1)
 	return Reply{}, false
+}
+
+// SourceFor returns the source address every try to t is sent from with
+// a source pool and per-target rotation (probe.SourceReporter), else the
+// invalid address.
+func (s *UDPSession) SourceFor(t target.Target) netip.Addr {
+	return poolSourceFor(s.cfg.SourcePool, s.cfg.Rotation, s.hash, t)
 }

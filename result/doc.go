@@ -66,6 +66,8 @@
 //   - rtt_us: round-trip time in microseconds, a decimal with up to three
 //     fraction digits so that nanoseconds survive (optional).
 //   - tries: probes sent (optional).
+//   - source: the source address of the deciding probe, when the prober
+//     recorded it (a source pool; optional).
 //   - time: when the verdict was reached, RFC 3339 with nanoseconds,
 //     always written in UTC (optional; other offsets are read).
 //   - service: as [Service]; name, method and conf are always written,

@@ -40,6 +40,10 @@ func TestResultJSONRoundTrip(t *testing.T) {
 		{AddrPort: netip.MustParseAddrPort("198.18.0.1:8"), Proto: target.TCP, State: Open, Reason: ServiceBanner,
 			RTT: 1, Service: &Service{Name: "we\"ird\\\n\t\x01<>&", Product: "日本語 😀", Method: "table", Conf: 3}},
 		{AddrPort: netip.MustParseAddrPort("[::ffff:198.18.0.1]:9"), Proto: target.TCP, State: Open, Reason: SynAck},
+		{AddrPort: netip.MustParseAddrPort("198.18.0.1:10"), Proto: target.TCP, State: Closed, Reason: Reset,
+			Source: netip.MustParseAddr("198.18.0.200")},
+		{AddrPort: netip.MustParseAddrPort("[2001:db8::1]:11"), Proto: target.TCP, State: Open, Reason: SynAck,
+			Source: netip.MustParseAddr("2001:db8::99")},
 	}
 	for _, r := range append(res, extra...) {
 		b, err := json.Marshal(r)

@@ -102,6 +102,7 @@ func (d *decoder) decode(b []byte, line int, want kind) (Record, error) {
 	var (
 		k                 kind
 		addr              netip.Addr
+		source            netip.Addr
 		port              uint64
 		proto             target.Protocol
 		state             word
@@ -148,6 +149,16 @@ func (d *decoder) decode(b []byte, line int, want kind) (Record, error) {
 				ferr = bad("addr", string(v))
 			}
 			addr, hasAddr = a, true
+		case "source":
+			v, err := l.str()
+			if err != nil {
+				return err
+			}
+			a, ok := parseAddr(v)
+			if !ok {
+				ferr = bad("source", string(v))
+			}
+			source = a
 		case "port":
 			v, err := l.number()
 			if err != nil {
@@ -312,7 +323,7 @@ func (d *decoder) decode(b []byte, line int, want kind) (Record, error) {
 	return Record{Result: &Result{
 		AddrPort: netip.AddrPortFrom(addr, uint16(port)), Proto: proto,
 		State: State(st), Reason: reason, ReplyTTL: uint8(ttl), RTT: rtt,
-		Tries: int(tries), Time: tm, Service: svc,
+		Tries: int(tries), Time: tm, Service: svc, Source: source,
 	}}, nil
 }
 

@@ -63,6 +63,11 @@ func (r Result) AppendJSON(b []byte) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(r.Tries), 10)
 	}
 	b = appendTime(b, r.Time)
+	if r.Source.IsValid() {
+		b = append(b, `,"source":"`...)
+		b = r.Source.AppendTo(b)
+		b = append(b, '"')
+	}
 	if r.Service != nil {
 		b = append(b, `,"service":`...)
 		b = r.Service.appendJSON(b)

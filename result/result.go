@@ -21,6 +21,10 @@ type Result struct {
 	Tries    int             // probes sent for this port (1 = no retransmission)
 	Time     time.Time       // when the verdict was reached
 	Service  *Service        // what runs there, when version detection ran; else nil
+	// Source is the source address of the probe whose reply decided,
+	// recorded by raw probers that send from more than one address (a
+	// source pool, probe/srcpool); invalid when not recorded.
+	Source netip.Addr
 }
 
 // Port returns the result's port together with its protocol.

@@ -95,7 +95,7 @@ type engine struct {
 
 	// ICMP budgets of UDP hosts that sent ICMP errors, and those with
 	// probes to pace (ratelimit.go).
-	limits map[netip.Addr]*hostLimit
+	limits map[limitKey]*hostLimit
 	pacing []*hostLimit
 
 	// proxy counts, per host with an open TCP port, the ports probed since
@@ -520,7 +520,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	e.limitNoteReply(probeReply{r.Target, r.State, r.Reason}, t)
+	e.limitNoteReply(probeReply{r.Target, r.State, r.Reason, e.sourceFor(r.Target)}, t)
 	ent := e.lookup(r.Target)
 	if ent == nil {
 		e.st.Late++
@@ -547,7 +547,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	// A paced host's answers to retransmissions are its ICMP budget at
 	// work, and a packet first sent on this try proves no loss: neither
 	// counts as needing the tries sent, and first probes keep their speed.
-	paced := e.limitPacing(r.Target)
+	paced := e.limitPacing(r.Target, e.sourceFor(r.Target))
 	if !paced && !r.FirstSend {
 		e.maxSuccess = max(e.maxSuccess, entTry)
 	}
@@ -573,7 +573,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	}
 	return e.finish(ctx, ent, result.Result{
 		AddrPort: r.Target.AddrPort(), Proto: r.Target.Port.Proto, State: r.State, Reason: r.Reason,
-		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: entTry + 1, Time: t, Service: r.Service,
+		ReplyTTL: r.ReplyTTL, RTT: rtt, Tries: entTry + 1, Time: t, Source: r.Source, Service: r.Service,
 	})
 }
 

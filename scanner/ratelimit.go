@@ -98,24 +98,50 @@ func isICMPError(r result.Reason) bool {
 	return r != result.UDPResponse && r != result.NoResponse && r != result.NoReason
 }
 
-func (e *engine) limitFor(a netip.Addr) *hostLimit {
+// limitKey names one ICMP error budget: a host, and the source address
+// the probes of its ports come from when a prober sends each target from
+// a fixed one of several (probe.SourceReporter; a source pool with
+// per-target rotation). Hosts limit errors per destination, so each
+// source has a budget of its own. src is invalid otherwise: one budget
+// per host.
+type limitKey struct {
+	addr, src netip.Addr
+}
+
+// sourceFor returns the fixed source of t's probes, if its session
+// reports one.
+func (e *engine) sourceFor(t target.Target) netip.Addr {
+	s := e.sessions[t.Port.Proto]
+	if s == nil {
+		return netip.Addr{}
+	}
+	if r, ok := s.sess.(probe.SourceReporter); ok {
+		return r.SourceFor(t)
+	}
+	return netip.Addr{}
+}
+
+func (e *engine) limitFor(a, src netip.Addr) *hostLimit {
 	if e.limits == nil {
 		return nil
 	}
-	return e.limits[a]
+	return e.limits[limitKey{a, src}]
 }
 
 // limitNoteSent counts a probe sent to a host being watched.
 func (e *engine) limitNoteSent(t target.Target) {
-	if h := e.limitFor(t.Addr); h != nil && udpLimitable(t) {
+	if !udpLimitable(t) || e.limits == nil {
+		return
+	}
+	if h := e.limitFor(t.Addr, e.sourceFor(t)); h != nil {
 		h.sentSince++
 	}
 }
 
 // limitPacing reports whether replies from t's host are paced (and so are
 // no sign of loss or of the retries a port needs).
-func (e *engine) limitPacing(t target.Target) bool {
-	h := e.limitFor(t.Addr)
+func (e *engine) limitPacing(t target.Target, src netip.Addr) bool {
+	h := e.limitFor(t.Addr, src)
 	return h != nil && udpLimitable(t) && (h.phase == limitDrain || h.phase == limitPaced)
 }
 
@@ -126,12 +152,13 @@ func (e *engine) limitNoteReply(r probeReply, t time.Time) {
 		return
 	}
 	if e.limits == nil {
-		e.limits = map[netip.Addr]*hostLimit{}
+		e.limits = map[limitKey]*hostLimit{}
 	}
-	h := e.limits[r.target.Addr]
+	k := limitKey{r.target.Addr, r.src}
+	h := e.limits[k]
 	if h == nil {
 		h = &hostLimit{addr: r.target.Addr}
-		e.limits[r.target.Addr] = h
+		e.limits[k] = h
 	}
 	if h.phase == limitDrain {
 		if h.events > 0 && h.drainSent >= starvedAfter && !h.lastErr.Before(h.drainStart) {
@@ -185,6 +212,7 @@ type probeReply struct {
 	target target.Target
 	state  result.State
 	reason result.Reason
+	src    netip.Addr // the budget's source (limitKey), usually invalid
 }
 
 // limitRelease ends pacing for h: its held ports go back to ordinary
@@ -206,7 +234,7 @@ func (e *engine) limitExpire(ctx context.Context, ent *entry, tg target.Target, 
 	if !udpLimitable(tg) {
 		return false, nil
 	}
-	h := e.limitFor(tg.Addr)
+	h := e.limitFor(tg.Addr, e.sourceFor(tg))
 	if h == nil || h.phase == limitOff {
 		return false, nil
 	}

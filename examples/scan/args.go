@@ -54,6 +54,7 @@ type options struct {
 	targets     []string
 	svc         serviceFlags  // -sV and --version-*; see flags_service.go
 	disc        discoveryOpts // -sn, -P…, --disable-arp-ping (flags_discovery.go)
+	src         sourceOpts    // --source-pool, -D, -g … (flags_source.go)
 }
 
 // usageError is a bad command line: exit status 2.
@@ -174,7 +175,7 @@ func longOpts() map[string]longOpt {
 	}}
 	// nmap options that portsense does not do yet.
 	for _, name := range []string{
-		"script", "script-args", "traceroute", "source-port", "data-length", "data",
+		"script", "script-args", "traceroute", "data-length", "data",
 		"data-string", "spoof-mac", "ttl", "badsum", "mtu", "osscan-limit", "osscan-guess", "proxies",
 		"ip-options", "randomize-hosts", "dns-servers", "system-dns", "packet-trace",
 		"privileged", "unprivileged", "send-eth", "send-ip", "min-hostgroup",
@@ -184,12 +185,13 @@ func longOpts() map[string]longOpt {
 	}
 	addServiceOpts(m)
 	discoveryLongOpts(m)
+	sourceLongOpts(m)
 	return m
 }
 
 // shortNotSupported are nmap's single-letter options for features not built
 // yet. Those taking an argument are refused before it is read.
-var shortNotSupported = [...]string{"-O", "-A", "-D", "-f", "-g", "-b", "-R", "-iR", "-d", "-V"}
+var shortNotSupported = [...]string{"-O", "-A", "-f", "-b", "-R", "-iR", "-d", "-V"}
 
 // parseArgs reads an nmap-style command line. Targets may appear anywhere;
 // "--" ends the options.
@@ -258,6 +260,9 @@ func parseArgs(args []string) (*options, error) {
 }
 
 func parseShort(o *options, a string, next func(name, attached string, hasAttached bool) (string, error)) error {
+	if ok, err := parseSourceShort(o, a, next); ok {
+		return err
+	}
 	for _, ns := range shortNotSupported {
 		if a == ns || (ns != "-V" && strings.HasPrefix(a, ns)) {
 			return notSupported(ns)

@@ -128,7 +128,7 @@ func hasProto(ps *target.Ports, proto target.Protocol) bool {
 // newUDPProber opens raw UDP probes when allowed, connected sockets
 // otherwise (saying so on stderr).
 func newUDPProber(o *options, stderr io.Writer) (probe.Prober, error) {
-	cfg := &probe.UDPConfig{Interface: o.iface, Source: o.source}
+	cfg := &probe.UDPConfig{Interface: o.iface, Source: o.source, SourcePool: o.src.claimed, Rotation: o.src.udpRotation()}
 	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
 		u, err := probe.NewUDP(cfg)
 		switch {

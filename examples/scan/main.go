@@ -51,7 +51,17 @@
 //	--seed N             the permutation seed (random when not given)
 //	--shard K/N          scan shard K of N, 1-based like masscan: the N
 //	                     shards of one seed cover every target exactly once
-//	-e IFACE, -S ADDR    outgoing interface and source address (-e needs -sS)
+//	-e IFACE, -S ADDR    outgoing interface and source address (-e needs -sS);
+//	                     an -S address not of this host is claimed (below)
+//	--source-pool N|LIST claim N free addresses of the targets' subnet, or
+//	                     the listed ones, checked unused with ARP probes /
+//	                     IPv6 DAD, answered for during the scan, released
+//	                     after it; probes rotate over them
+//	                     (--source-rotate per-probe|per-target) and each
+//	                     result records its source (-oJ "source")
+//	-D D1,D2,ME,…        decoys: every probe is also sent from each Dn; ME
+//	                     places the real one (default last). RND is refused
+//	-g, --source-port P  fixed TCP source port (tries then share it)
 //	--resume FILE        save the scan's state to FILE and continue a saved
 //	                     scan from it (see below)
 //	--servicedb FILE     name ports from FILE (nmap-services or /etc/services
@@ -203,7 +213,7 @@ const usage = `Usage: scan [options] TARGET...
   --seed N            permutation seed
   --shard K/N         scan shard K of N (1-based)
   -e IFACE, -S ADDR   interface (with -sS) and source address
-  --resume FILE       save state to FILE; continue from it if it exists
+` + sourceUsage + `  --resume FILE       save state to FILE; continue from it if it exists
   --servicedb FILE    port names from FILE (nmap-services, /etc/services)
   -n, --reason, -4, -6  accepted (no reverse DNS; reasons always shown)
   -v                  progress on stderr
@@ -231,6 +241,7 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer o.src.close() // a claimed source pool (flags_source.go)
 	if o.help {
 		return errHelp
 	}
@@ -323,6 +334,9 @@ func makePlan(ctx context.Context, o *options, stderr io.Writer) (*plan, error) 
 		if p.order.Shards > 0 {
 			p.state.Shard, p.state.Shards = p.order.Shard+1, p.order.Shards
 		}
+	}
+	if err := prepareSource(ctx, o, p.hosts, stderr); err != nil {
+		return nil, err
 	}
 	if p.prober, p.scanType, err = chooseProbers(o, p, stderr); err != nil {
 		return nil, err
@@ -540,7 +554,7 @@ func chooseProber(o *options) (probe.Prober, string, error) {
 		}
 	}
 	if typ == "syn" {
-		syn, err := probe.NewSYN(&probe.SYNConfig{Interface: o.iface, Source: o.source})
+		syn, err := probe.NewSYN(o.synConfig())
 		switch {
 		case err == nil:
 			return syn, "syn", nil

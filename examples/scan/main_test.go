@@ -292,7 +292,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-PS22-x", "127.0.0.1"}, `"22-x"`},
 		{[]string{"-PX", "127.0.0.1"}, `unknown option "-PX"`},
 		{[]string{"-O", "127.0.0.1"}, "not yet supported: -O"},
-		{[]string{"-D", "RND:10", "127.0.0.1"}, "not yet supported: -D"},
+		{[]string{"-D", "RND:10", "127.0.0.1"}, `bad -D token "RND:10"`},
 		{[]string{"-PM", "127.0.0.1"}, "not yet supported: -PM"},
 		{[]string{"--script", "default", "127.0.0.1"}, "not yet supported: --script"},
 		{[]string{"-sT", "-e", "lo", "127.0.0.1"}, "not yet supported: -e with -sT"},

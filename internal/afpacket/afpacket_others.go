@@ -128,3 +128,9 @@ func (s *RawIPv4) Send(pkt []byte, dst netip.Addr) error { return errUnsupported
 
 // Close returns an error wrapping errors.ErrUnsupported.
 func (s *RawIPv4) Close() error { return errUnsupported }
+
+// JoinMulticast returns an error wrapping errors.ErrUnsupported.
+func (c *Conn) JoinMulticast(ifindex int, hw net.HardwareAddr) error { return errUnsupported }
+
+// LeaveMulticast returns an error wrapping errors.ErrUnsupported.
+func (c *Conn) LeaveMulticast(ifindex int, hw net.HardwareAddr) error { return errUnsupported }

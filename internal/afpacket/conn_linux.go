@@ -435,3 +435,39 @@ func release(f *os.File) {
 	_ = f.SetDeadline(time.Unix(1, 0))
 	go f.Close()
 }
+
+// JoinMulticast makes the socket's interface (ifindex, or the interface
+// the socket is bound to when 0) accept frames to the link-layer
+// multicast address hw while the socket is open (PACKET_ADD_MEMBERSHIP,
+// PACKET_MR_MULTICAST). A responder answering IPv6 neighbour
+// solicitations for an address the kernel does not own needs the
+// address's solicited-node group, which no one else joined.
+func (c *Conn) JoinMulticast(ifindex int, hw net.HardwareAddr) error {
+	return c.membership(unix.PACKET_ADD_MEMBERSHIP, ifindex, hw)
+}
+
+// LeaveMulticast undoes JoinMulticast.
+func (c *Conn) LeaveMulticast(ifindex int, hw net.HardwareAddr) error {
+	return c.membership(unix.PACKET_DROP_MEMBERSHIP, ifindex, hw)
+}
+
+func (c *Conn) membership(op, ifindex int, hw net.HardwareAddr) error {
+	if ifindex == 0 {
+		ifindex = c.ifindex
+	}
+	if ifindex == 0 || len(hw) == 0 || len(hw) > 8 {
+		return &net.OpError{Op: "multicast", Net: "packet", Err: fmt.Errorf("need an interface and a hardware address of 1-8 bytes, have ifindex %d and %d bytes", ifindex, len(hw))}
+	}
+	mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_MULTICAST, Alen: uint16(len(hw))}
+	copy(mreq.Address[:], hw)
+	var serr error
+	if err := c.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptPacketMreq(int(fd), unix.SOL_PACKET, op, &mreq)
+	}); err != nil {
+		return mapErr("multicast", err, &c.closed)
+	}
+	if serr != nil {
+		return &net.OpError{Op: "multicast", Net: "packet", Err: serr}
+	}
+	return nil
+}

@@ -62,6 +62,8 @@ type hostImpl struct {
 
 	scannerTable string // nft netdev table for loss in the scanner namespace, if any
 
+	link *Link // the shared link the host is on (link_linux.go), nil for a veth host
+
 	wire   string  // wire namespace of the delay bridge, if any
 	bridge *bridge // running delay bridge, if any
 }
@@ -549,7 +551,9 @@ func (h *Host) close() {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	freeSubnet(h.Subnet)
+	if h.impl.link == nil { // a shared link frees its subnet itself
+		freeSubnet(h.Subnet)
+	}
 }
 
 // addCloser registers fn to run at lab close, before the namespace goes.
