@@ -36,14 +36,16 @@
 //   - target: host and port specs, service names, the top-ports list, the
 //     permuted index space, shards and resume.
 //   - result: states, reasons, Result and Host values, and their encoders.
-//   - probe: the Prober interface, the connect prober and the SYN prober.
+//   - probe: the Prober interface, the connect prober, the SYN prober and the
+//     UDP prober (probe/udppayload holds its per-port payloads).
 //   - scanner: the scan engine.
 //   - detect: sense → analyse → respond.
 //
 // # Privileges
 //
 // Connect scans, target parsing, outputs and pcap analysis need no
-// privileges. SYN scans and live capture open raw sockets and need root or
+// privileges (UDP too, through connected sockets). SYN scans, raw UDP scans and
+// live capture open raw sockets and need root or
 // CAP_NET_RAW; the nftables responder also needs CAP_NET_ADMIN. Without
 // them these return an error that says so (wrapping os.ErrPermission);
 // they never fall back silently to something else.
