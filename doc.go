@@ -43,10 +43,10 @@
 //
 // # Privileges
 //
-// Connect scans, target parsing, outputs and pcap analysis need no
-// privileges (UDP too, through connected sockets). SYN scans, raw UDP scans and
-// live capture open raw sockets and need root or
-// CAP_NET_RAW; the nftables responder also needs CAP_NET_ADMIN. Without
+// Connect scans, UDP scans through connected sockets, target parsing,
+// outputs and pcap analysis need no privileges. SYN scans, raw UDP scans
+// and live capture open raw sockets and need root or CAP_NET_RAW; the
+// nftables responder also needs CAP_NET_ADMIN. Without
 // them these return an error that says so (wrapping os.ErrPermission);
 // they never fall back silently to something else.
 //
