@@ -36,7 +36,9 @@
 //   - target: host and port specs, service names, the top-ports list, the
 //     permuted index space, shards and resume.
 //   - result: states, reasons, Result and Host values, and their encoders.
-//   - probe: the Prober interface, the connect prober and the SYN prober.
+//   - probe: the Prober interface and the connect, SYN, UDP and host
+//     discovery (ping) probers; probe/udppayload holds the UDP payloads,
+//     probe/srcpool claimed source addresses.
 //   - probe/service: version detection (-sV) with an embedded rule
 //     database of its own, on a net.Conn or as a scanner stage.
 //   - scanner: the scan engine.
@@ -51,9 +53,10 @@
 //
 // # Privileges
 //
-// Connect scans, target parsing, outputs and pcap analysis need no
-// privileges. SYN scans and live capture open raw sockets and need root or
-// CAP_NET_RAW; the nftables responder also needs CAP_NET_ADMIN. Without
+// Connect scans, UDP scans through connected sockets, target parsing,
+// outputs and pcap analysis need no privileges. SYN scans, raw UDP scans
+// and live capture open raw sockets and need root or CAP_NET_RAW; the
+// nftables responder also needs CAP_NET_ADMIN. Without
 // them these return an error that says so (wrapping os.ErrPermission);
 // they never fall back silently to something else.
 //

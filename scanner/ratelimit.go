@@ -30,7 +30,10 @@ import (
 //  2. Drain. The engine probes a port known to answer with an ICMP error
 //     every millisecond. That keeps the host's token bucket empty, so the
 //     time between two ICMP errors is the time the host takes to earn
-//     one. Two such gaps give the interval (their maximum plus a margin).
+//     one. Three such gaps give the interval (their maximum). Under
+//     load a receive timestamp can be late, so the estimate may come out
+//     short: paced tries then start a little early, and each closed port
+//     that proves it (silent once, then answering) lengthens the interval.
 //     A host whose errors keep coming back at once is not limited: its
 //     ports return to the usual retransmission.
 //  3. Paced. Retransmissions of the held ports go out one at a time, each
@@ -38,8 +41,10 @@ import (
 //     answers it. A silent answer counts as "clean" only when no other
 //     ICMP error from the host came while the probe was out (which could
 //     have taken the token); a port becomes open|filtered after
-//     1+min-retries clean silences. A closed port costs one interval, a
-//     silent one a probe timeout. Replies from paced hosts do not count as
+//     1+min-retries clean silences; every try after a silent one waits
+//     the interval plus a quarter and 20 ms, so that a short estimate
+//     cannot make a closed port look silent twice. A closed port costs one
+//     interval, a silent one a probe timeout or two. Replies from paced hosts do not count as
 //     loss for the congestion window, so first probes keep their speed.
 //
 // Where the host timeout ends first, held ports are reported
@@ -56,7 +61,7 @@ const (
 
 const (
 	drainPace    = time.Millisecond
-	drainGaps    = 2               // counted gaps that fix the interval
+	drainGaps    = 3               // counted gaps that fix the interval
 	drainSpare   = 20              // events in a row with tokens to spare: not limited
 	drainGiveUp  = 8 * time.Second // no interval by then: treat as not limited
 	starvedAfter = 3               // drain probes between two errors that prove the bucket was empty
@@ -183,7 +188,7 @@ func (e *engine) limitNoteReply(r probeReply, t time.Time) {
 			// silent waits a safe margin longer, so that it cannot look
 			// silent twice for want of a token.
 			h.interval = g + drainPace
-			h.safe = g + g/10 + 20*drainPace
+			h.safe = g + g/4 + 20*drainPace
 			h.phase = limitPaced
 			e.st.RateLimited++
 			e.st.ICMPInterval = max(e.st.ICMPInterval, h.interval)
