@@ -26,7 +26,9 @@ func TestLabUDPSourcePool(t *testing.T) {
 	require.NoError(t, err)
 	// Per-target rotation: each port's tries share a source, and the
 	// engine paces each (host, source) ICMP budget on its own.
-	got, st := udpScan(t, pr, h.Addr4, "1000-1299")
+	// Three clean silences before open|filtered: a closed port whose error
+	// was held back by a budget misjudged under load gets more checks.
+	got, st := udpScan(t, pr, h.Addr4, "1000-1299", WithMinRetries(2))
 	require.Len(t, got, 300)
 	used := map[any]int{}
 	for _, r := range got {

@@ -88,7 +88,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg *Config) (*resource
 		}
 	}
 	r := &resources{js: js, n: n}
-	r.tasks, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	r.tasks, err = findOrCreateStream(ctx, js, jetstream.StreamConfig{
 		Name:        n.tasks,
 		Description: "portsense cluster scan tasks (work queue)",
 		Subjects:    []string{n.prefix + ".task.>"},
@@ -100,7 +100,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg *Config) (*resource
 	if err != nil {
 		return nil, fmt.Errorf("cluster: task stream %s: %w", n.tasks, err)
 	}
-	r.results, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	r.results, err = findOrCreateStream(ctx, js, jetstream.StreamConfig{
 		Name:        n.results,
 		Description: "portsense cluster scan result chunks",
 		Subjects:    []string{n.prefix + ".res.>"},
@@ -112,7 +112,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg *Config) (*resource
 	if err != nil {
 		return nil, fmt.Errorf("cluster: result stream %s: %w", n.results, err)
 	}
-	r.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	r.kv, err = findOrCreateKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      n.bucket,
 		Description: "portsense cluster scans",
 		Storage:     storage,
@@ -235,4 +235,33 @@ func retry(ctx context.Context, fn func() error) error {
 		}
 		wait = min(2*wait, time.Second)
 	}
+}
+
+// findOrCreateStream returns the stream cfg names, creating it when it does
+// not exist. An existing stream is never updated: workers start at any
+// time, and updating a stream's config while consumers are being created
+// on it races inside the server (seen under -race with nats-server 2.15).
+func findOrCreateStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, cfg.Name)
+	if err == nil || !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return st, err
+	}
+	st, err = js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.Stream(ctx, cfg.Name) // another member created it first
+	}
+	return st, err
+}
+
+// findOrCreateKV is findOrCreateStream for the scans bucket.
+func findOrCreateKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if err == nil || !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return kv, err
+	}
+	kv, err = js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.KeyValue(ctx, cfg.Bucket)
+	}
+	return kv, err
 }
