@@ -678,14 +678,7 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 	s.connected.Store(true)
 	defer c.Close()
 	deadline, _ := ctx.Deadline()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer func() {
-		stop()
-		if s.single != nil {
-			c.SetDeadline(time.Time{}) // the caller keeps the connection
-		}
-	}()
-	c.SetDeadline(deadline)
+	defer s.bound(ctx, c)()
 	if len(p.Send) > 0 {
 		if _, err := c.Write(p.Send); err != nil {
 			return outcome{err: err}
@@ -727,6 +720,31 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 	return outcome{reply: buf}
 }
 
+// bound makes c's I/O end by ctx's deadline or when ctx ends, whichever
+// comes first. The returned release must be called before c is used for
+// anything else: it waits until a deadline set because ctx ended has
+// landed, then, on a borrowed connection, clears the deadline. Without
+// that wait the past deadline set by a late-running ctx callback could
+// land after the clear and break the next exchange on the connection
+// (DetectConn's TLS handshake after the NULL probe's banner wait).
+func (s *session) bound(ctx context.Context, c net.Conn) (release func()) {
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		c.SetDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !stop() {
+			<-fired // ctx ended: the callback is running or has run
+		}
+		if s.single != nil {
+			c.SetDeadline(time.Time{}) // the caller keeps the connection
+		}
+	}
+}
+
 // handshake runs a TLS handshake and reports the session.
 func (s *session) handshake(ctx context.Context, p *Probe) outcome {
 	wait := p.Wait
@@ -739,6 +757,10 @@ func (s *session) handshake(ctx context.Context, p *Probe) outcome {
 	if err != nil {
 		return outcome{err: err}
 	}
+	// HandshakeContext stops a stalled handshake by closing c, which a
+	// borrowed connection ignores: deadlines stop it in every mode.
+	release := s.bound(ctx, c)
+	defer release()
 	tc := tls.Client(c, tlsConfig(true))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
