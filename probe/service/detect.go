@@ -37,6 +37,7 @@ type Detector struct {
 	maxRead    int
 	maxReadSet bool // WithMaxRead was given: it caps probes' maxread too
 	parallel   int
+	noStartTLS bool // WithStartTLS(false)
 	trace      func(Trace)
 }
 
@@ -212,7 +213,8 @@ func (d *Detector) DB() *DB { return d.db }
 var ErrNotOpen = errors.New("service: port not open")
 
 // Detect connects to addr as often as its probes need and names the
-// service there. An open port always gets a Service: when no rule matched,
+// service there. A plaintext mail, FTP or PostgreSQL service that offers
+// STARTTLS gets its TLS session described too (see [WithStartTLS]). An open port always gets a Service: when no rule matched,
 // the name comes from the port table (method "table") and Fingerprint
 // holds the first bytes the port sent. The error is non-nil only when the
 // port could not be connected to at all (wrapping ErrNotOpen) or ctx ended
@@ -224,13 +226,22 @@ func (d *Detector) Detect(ctx context.Context, addr netip.AddrPort) (*result.Ser
 	s := &session{d: d, port: addr.Port(), addr: a, dial: func(ctx context.Context) (net.Conn, error) {
 		return d.dial(ctx, "tcp", a)
 	}}
-	return s.run(ctx)
+	svc, err := s.run(ctx)
+	if err != nil || d.noStartTLS || svc.Tunnel != "" || svc.TLS != nil || svc.Method != "probed" {
+		return svc, err
+	}
+	if up := upgraders[svc.Name]; up != nil {
+		svc.TLS = s.startTLS(ctx, svc.Name, up)
+	}
+	return svc, nil
 }
 
 // DetectConn names the service on an established connection. It listens
 // for a banner, then sends at most one probe (the one most likely for the
 // banner and the remote port), on c itself; when that probe is a TLS
-// handshake it continues inside TLS the same way. It never closes c.
+// handshake it continues inside TLS the same way. It never closes c, and
+// it leaves no deadline set on it. It does not try STARTTLS (see
+// [WithStartTLS]), which needs a connection of its own.
 // Use Detect where the Detector may open its own connections: it can try
 // many probes, each on a fresh connection, and names more.
 func (d *Detector) DetectConn(ctx context.Context, c net.Conn) (*result.Service, error) {
