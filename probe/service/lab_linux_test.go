@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,8 +69,12 @@ func TestLabRealDaemons(t *testing.T) {
 			continue
 		}
 		s := got[i]
-		t.Logf("%-10s %-22s %v: %s %q %q %q tunnel=%q conf=%d cpe=%v fp=%q", e.Daemon, e.Addr, took[i].Round(time.Millisecond),
-			s.Name, s.Product, s.Version, s.ExtraInfo, s.Tunnel, s.Conf, s.CPE, s.Fingerprint)
+		tls := ""
+		if s.TLS != nil {
+			tls = fmt.Sprintf("%s %s %s SANs=%v until %s", s.TLS.Version, s.TLS.Cipher, s.TLS.Subject, s.TLS.SANs, s.TLS.NotAfter.Format(time.RFC3339))
+		}
+		t.Logf("%-10s %-22s %v: %s %q %q %q tunnel=%q conf=%d cpe=%v fp=%q tls=%q", e.Daemon, e.Addr, took[i].Round(time.Millisecond),
+			s.Name, s.Product, s.Version, s.ExtraInfo, s.Tunnel, s.Conf, s.CPE, s.Fingerprint, tls)
 		checkExpect(t, e, s)
 	}
 }
@@ -99,5 +105,14 @@ func checkExpect(t *testing.T, e servicelab.Expect, s *result.Service) {
 		}
 	} else if s.Tunnel != "" {
 		t.Errorf("%s: tunnel %q, want none", where, s.Tunnel)
+	} else if e.StartTLS {
+		if s.TLS == nil {
+			t.Errorf("%s: no TLS details, want them through the protocol's STARTTLS", where)
+		} else if !strings.Contains(s.TLS.Subject, servicelab.CertSubjectCN) || s.TLS.Version == "" || s.TLS.Cipher == "" ||
+			s.TLS.NotAfter.IsZero() || !slices.Contains(s.TLS.SANs, servicelab.CertSubjectCN) {
+			t.Errorf("%s: STARTTLS details %+v", where, *s.TLS)
+		}
+	} else if s.TLS != nil {
+		t.Errorf("%s: TLS details %+v from a plaintext service without STARTTLS", where, *s.TLS)
 	}
 }
