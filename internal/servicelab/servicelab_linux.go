@@ -37,7 +37,7 @@ type Expect struct {
 	// StartTLS: the daemon offers its protocol's upgrade to TLS (STARTTLS,
 	// STLS, AUTH TLS, SSLRequest) with the lab certificate.
 	StartTLS bool
-	Odd     bool   // on an unexpected port
+	Odd      bool // on an unexpected port
 }
 
 // Layout says which ports each daemon uses on the standard host and on
