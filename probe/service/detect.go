@@ -674,23 +674,32 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 			wait = s.d.nullWait
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	t0 := time.Now()
 	if s.d.trace != nil {
-		t0 := time.Now()
 		defer func() {
 			s.d.trace(Trace{Addr: s.addr, Probe: p.Name, TLS: s.tunnel, Reply: out.reply, Err: out.err, Took: time.Since(t0)})
 		}()
 	}
-	c, err := s.conn(ctx)
+	dctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	c, err := s.conn(dctx)
 	if err != nil {
 		return outcome{err: err}
 	}
 	s.connected.Store(true)
 	defer c.Close()
-	deadline, _ := ctx.Deadline()
+	// The wait is the peer's time. Time spent matching the reply so far
+	// is given back (a large reply costs tens of milliseconds to match,
+	// seconds under the race detector), up to the port's deadline, which
+	// bound enforces along with ctx's cancellation.
+	limit, _ := ctx.Deadline()
+	deadline := t0.Add(wait)
+	if !limit.IsZero() && limit.Before(deadline) {
+		deadline = limit
+	}
 	defer s.bound(ctx, c)()
 	if len(p.Send) > 0 {
+		c.SetWriteDeadline(deadline)
 		if _, err := c.Write(p.Send); err != nil {
 			return outcome{err: err}
 		}
@@ -720,8 +729,13 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 		// since the last try: a large reply costs linear time, not quadratic.
 		if n > 0 && len(buf) >= 2*tried {
 			tried = len(buf)
+			t1 := time.Now()
 			if m, ok := s.d.db.Match(p.Name, buf, only); ok && !m.Soft && m.Service != "ssl" {
 				break
+			}
+			deadline = deadline.Add(time.Since(t1))
+			if !limit.IsZero() && limit.Before(deadline) {
+				deadline = limit
 			}
 		}
 		if err != nil {
