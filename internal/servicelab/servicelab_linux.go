@@ -245,9 +245,9 @@ func Start(t testing.TB, std, odd *netlab.Host, only ...string) []Expect {
 			startMosquitto(t, j.h, dir, j.port)
 			e.Service, e.Product, e.Version = "mqtt", "Mosquitto", vers["mosquitto"]
 		case "slapd":
-			startSlapd(t, j.h, dir, j.port)
+			startSlapd(t, j.h, dir, j.port, cert, key)
 			// OpenLDAP does not disclose its version on the wire.
-			e.Service, e.Product = "ldap", "OpenLDAP"
+			e.Service, e.Product, e.StartTLS = "ldap", "OpenLDAP", true
 		case "etcd":
 			start(t, j.h, bin(t, "etcd"), "--name", "lab", "--data-dir", filepath.Join(dir, "data"),
 				"--listen-client-urls", fmt.Sprintf("http://0.0.0.0:%d", j.port),
@@ -723,9 +723,10 @@ func startMosquitto(t testing.TB, h *netlab.Host, dir string, port uint16) {
 	start(t, h, bin(t, "mosquitto"), "-c", p)
 }
 
-func startSlapd(t testing.TB, h *netlab.Host, dir string, port uint16) {
+func startSlapd(t testing.TB, h *netlab.Host, dir string, port uint16, cert, key string) {
 	p := filepath.Join(dir, "slapd.conf")
-	conf := fmt.Sprintf("include /etc/ldap/schema/core.schema\npidfile %[1]s/slapd.pid\nargsfile %[1]s/slapd.args\n", dir)
+	conf := fmt.Sprintf("include /etc/ldap/schema/core.schema\npidfile %[1]s/slapd.pid\nargsfile %[1]s/slapd.args\n"+
+		"TLSCertificateFile %[2]s\nTLSCertificateKeyFile %[3]s\n", dir, cert, key)
 	if err := writeFile(p, conf); err != nil {
 		t.Fatal(err)
 	}

@@ -213,7 +213,7 @@ func (d *Detector) DB() *DB { return d.db }
 var ErrNotOpen = errors.New("service: port not open")
 
 // Detect connects to addr as often as its probes need and names the
-// service there. A plaintext mail, FTP or PostgreSQL service that offers
+// service there. A plaintext mail, FTP, PostgreSQL or LDAP service that offers
 // STARTTLS gets its TLS session described too (see [WithStartTLS]). An open port always gets a Service: when no rule matched,
 // the name comes from the port table (method "table") and Fingerprint
 // holds the first bytes the port sent. The error is non-nil only when the

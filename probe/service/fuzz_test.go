@@ -78,6 +78,8 @@ func FuzzStartTLS(f *testing.F) {
 	f.Add([]byte("+OK Dovecot (Debian) ready.\r\n+OK\r\nTOP\r\nSTLS\r\n.\r\n+OK Begin TLS negotiation now.\r\n"))
 	f.Add([]byte("220-(vsFTPd 3.0.3)\r\n free text\r\n220 end\r\n234 Proceed with negotiation.\r\n"))
 	f.Add([]byte("S"))
+	f.Add([]byte{0x30, 0x0c, 0x02, 0x01, 0x01, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00})
+	f.Add([]byte{0x30, 0x83, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01})
 	f.Fuzz(func(t *testing.T, replies []byte) {
 		for name, up := range upgraders {
 			l := &lineConn{c: discardConn{}, r: bufio.NewReader(bytes.NewReader(replies)), max: 1024, left: 1024}

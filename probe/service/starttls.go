@@ -16,10 +16,11 @@ import (
 )
 
 // WithStartTLS turns the STARTTLS upgrade on (the default) or off. When
-// Detect has named a plaintext SMTP, IMAP, POP3, FTP or PostgreSQL
+// Detect has named a plaintext SMTP, IMAP, POP3, FTP, PostgreSQL or LDAP
 // service, it opens one more connection and, if the server offers it,
 // upgrades to TLS the way the protocol says (SMTP STARTTLS, IMAP
-// STARTTLS, POP3 STLS, FTP AUTH TLS, PostgreSQL SSLRequest). The TLS
+// STARTTLS, POP3 STLS, FTP AUTH TLS, PostgreSQL SSLRequest, LDAP StartTLS
+// extended operation). The TLS
 // session is reported in the result's TLS field as for direct TLS;
 // Tunnel stays empty, since the service is reached in plain text first.
 // The upgrade counts against the port's budget like any probe.
@@ -42,6 +43,7 @@ var upgraders = map[string]upgrader{
 	"pop3":       pop3StartTLS,
 	"ftp":        ftpAuthTLS,
 	"postgresql": pgSSLRequest,
+	"ldap":       ldapStartTLS,
 }
 
 var errNotOffered = errors.New("server does not offer TLS")
@@ -360,4 +362,101 @@ func (s *session) startTLS(ctx context.Context, name string, up upgrader) (info 
 		return nil
 	}
 	return describeTLS(tc.ConnectionState())
+}
+
+// ldapStartTLSRequest is LDAPMessage{messageID 1, ExtendedRequest{
+// requestName "1.3.6.1.4.1.1466.20037"}} (RFC 4511 sections 4.12, 4.14).
+var ldapStartTLSRequest = append([]byte{0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16}, "1.3.6.1.4.1.1466.20037"...)
+
+// ldapStartTLS: RFC 4511 section 4.14. The server answers an
+// ExtendedResponse whose resultCode is success (0) when it will start
+// TLS; a server without TLS answers an error code (protocolError,
+// unavailable).
+func ldapStartTLS(l *lineConn) error {
+	l.trans.WriteString("> StartTLS extended request\n")
+	if _, err := l.c.Write(ldapStartTLSRequest); err != nil {
+		return err
+	}
+	msg, err := l.ber(0x30)
+	if err != nil {
+		return fmt.Errorf("LDAPMessage: %w", err)
+	}
+	id, rest, err := berNext(msg, 0x02)
+	if err != nil || len(id) != 1 || id[0] != 1 {
+		return fmt.Errorf("LDAPMessage: bad messageID %x (%v)", id, err)
+	}
+	resp, _, err := berNext(rest, 0x78)
+	if err != nil {
+		return fmt.Errorf("ExtendedResponse: %w", err)
+	}
+	code, _, err := berNext(resp, 0x0a)
+	if err != nil || len(code) != 1 {
+		return fmt.Errorf("ExtendedResponse: bad resultCode %x (%v)", code, err)
+	}
+	l.trans.WriteString(fmt.Sprintf("< ExtendedResponse resultCode %d\n", code[0]))
+	if code[0] != 0 {
+		return errNotOffered
+	}
+	return nil
+}
+
+// ber reads one BER element with the given tag and a definite length
+// within the cap and returns its contents.
+func (l *lineConn) ber(tag byte) ([]byte, error) {
+	head := make([]byte, 2)
+	if _, err := io.ReadFull(l.r, head); err != nil {
+		return nil, err
+	}
+	if head[0] != tag {
+		return nil, fmt.Errorf("tag %#x, want %#x", head[0], tag)
+	}
+	n := int(head[1])
+	if n&0x80 != 0 {
+		k := n & 0x7f
+		if k == 0 || k > 3 {
+			return nil, fmt.Errorf("bad length form %#x", head[1])
+		}
+		lb := make([]byte, k)
+		if _, err := io.ReadFull(l.r, lb); err != nil {
+			return nil, err
+		}
+		n = 0
+		for _, b := range lb {
+			n = n<<8 | int(b)
+		}
+	}
+	if n > l.left {
+		return nil, fmt.Errorf("element of %d bytes, over the %d-byte cap", n, l.max)
+	}
+	l.left -= n
+	b := make([]byte, n)
+	_, err := io.ReadFull(l.r, b)
+	return b, err
+}
+
+// berNext splits the element with the given tag (short lengths and long
+// lengths of up to 3 bytes) off the front of b.
+func berNext(b []byte, tag byte) (content, rest []byte, err error) {
+	if len(b) < 2 {
+		return nil, nil, errors.New("truncated")
+	}
+	if b[0] != tag {
+		return nil, nil, fmt.Errorf("tag %#x, want %#x", b[0], tag)
+	}
+	n, i := int(b[1]), 2
+	if n&0x80 != 0 {
+		k := n & 0x7f
+		if k == 0 || k > 3 || len(b) < 2+k {
+			return nil, nil, fmt.Errorf("bad length form %#x", b[1])
+		}
+		n = 0
+		for _, x := range b[2 : 2+k] {
+			n = n<<8 | int(x)
+		}
+		i += k
+	}
+	if n > len(b)-i {
+		return nil, nil, errors.New("truncated")
+	}
+	return b[i : i+n], b[i+n:], nil
 }

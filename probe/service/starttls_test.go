@@ -110,6 +110,28 @@ func TestStartTLS(t *testing.T) {
 		}
 		c.Write(captured(t, "postgres_postgres")) // the StartupMessage probe
 	})
+	slapd := captured(t, "slapd_ldap")
+	ldapCfg := serverTLS(t)
+	ldap := func(code byte) netip.AddrPort {
+		return serve(t, func(c net.Conn) {
+			buf := make([]byte, 512)
+			n, err := c.Read(buf)
+			if err != nil || buf[0] != 0x30 {
+				return
+			}
+			if !bytes.Equal(buf[:n], ldapStartTLSRequest) {
+				c.Write(slapd) // the root DSE search of the ldap probe
+				return
+			}
+			c.Write([]byte{0x30, 0x0c, 0x02, 0x01, 0x01, 0x78, 0x07, 0x0a, 0x01, code, 0x04, 0x00, 0x04, 0x00})
+			if code == 0 {
+				tc := tls.Server(c, ldapCfg)
+				if tc.Handshake() == nil {
+					io.Copy(io.Discard, tc)
+				}
+			}
+		})
+	}
 	imapWithCaps := bytes.Replace(dovecotIMAP, []byte("LOGINDISABLED]"), []byte("STARTTLS LOGINDISABLED]"), 1)
 	for _, c := range []struct {
 		name, svc, product string
@@ -137,6 +159,8 @@ func TestStartTLS(t *testing.T) {
 		{"ftp-not-offered", "ftp", "vsftpd", fakeLine(t, vsftpd,
 			step{"AUTH TLS", "530 Please login with USER and PASS.\r\n", false}), false},
 		{"postgresql", "postgresql", "PostgreSQL", pg, true},
+		{"ldap", "ldap", "OpenLDAP", ldap(0), true},
+		{"ldap-not-offered", "ldap", "OpenLDAP", ldap(2), false}, // protocolError
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var mu sync.Mutex
