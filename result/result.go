@@ -51,7 +51,7 @@ type Service struct {
 	// service sent, hex-escaped and capped, prefixed by the probe that got
 	// them: `NULL:SSH-2.0-x\r\n`. nmap XML shows it as servicefp.
 	Fingerprint string   `json:"fingerprint,omitempty"`
-	TLS         *TLSInfo `json:"tls,omitempty"` // the TLS session, when Tunnel is "ssl" or the service is "ssl"
+	TLS         *TLSInfo `json:"tls,omitempty"` // the TLS session: Tunnel "ssl", service "ssl", or (Tunnel "") the protocol's STARTTLS
 }
 
 // HostState says whether a host is up.

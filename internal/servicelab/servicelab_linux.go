@@ -34,7 +34,10 @@ type Expect struct {
 	Product string // expected product, matched case-insensitively as a substring
 	Version string // expected version; "" when the protocol does not disclose it
 	TLS     bool   // reached through TLS
-	Odd     bool   // on an unexpected port
+	// StartTLS: the daemon offers its protocol's upgrade to TLS (STARTTLS,
+	// STLS, AUTH TLS, SSLRequest) with the lab certificate.
+	StartTLS bool
+	Odd      bool // on an unexpected port
 }
 
 // Layout says which ports each daemon uses on the standard host and on
@@ -210,20 +213,20 @@ func Start(t testing.TB, std, odd *netlab.Host, only ...string) []Expect {
 				"--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning")
 			e.Service, e.Product, e.Version = "redis", "Redis", vers["redis"]
 		case "postgres":
-			startPostgres(t, j.h, dir, dirs["postgres"], j.port)
-			e.Service, e.Product, e.Version = "postgresql", "PostgreSQL", vers["postgres"]
+			startPostgres(t, j.h, dir, dirs["postgres"], j.port, cert, key)
+			e.Service, e.Product, e.Version, e.StartTLS = "postgresql", "PostgreSQL", vers["postgres"], true
 		case "mariadb":
 			startMariaDB(t, j.h, dir, dirs["mariadb"], j.port)
 			e.Service, e.Product, e.Version = "mysql", "MariaDB", vers["mariadb"]
 		case "vsftpd":
-			startVsftpd(t, j.h, dir, j.port)
-			e.Service, e.Product, e.Version = "ftp", "vsftpd", vers["vsftpd"]
+			startVsftpd(t, j.h, dir, j.port, cert, key)
+			e.Service, e.Product, e.Version, e.StartTLS = "ftp", "vsftpd", vers["vsftpd"], true
 		case "exim":
-			startExim(t, j.h, dir, j.port)
-			e.Service, e.Product, e.Version = "smtp", "Exim", vers["exim"]
+			startExim(t, j.h, dir, j.port, cert, key)
+			e.Service, e.Product, e.Version, e.StartTLS = "smtp", "Exim", vers["exim"], true
 		case "imap", "pop3":
 			if started[j.h.Name+"dovecot"] {
-				e.Service, e.Product = j.name, "Dovecot"
+				e.Service, e.Product, e.StartTLS = j.name, "Dovecot", true
 				exps = append(exps, e)
 				continue
 			}
@@ -232,9 +235,9 @@ func Start(t testing.TB, std, odd *netlab.Host, only ...string) []Expect {
 			if j.odd {
 				imap, pop3 = layout["imap"].odd, layout["pop3"].odd
 			}
-			startDovecot(t, j.h, dir, imap, pop3)
+			startDovecot(t, j.h, dir, imap, pop3, cert, key)
 			// Dovecot does not disclose its version before login.
-			e.Service, e.Product = j.name, "Dovecot"
+			e.Service, e.Product, e.StartTLS = j.name, "Dovecot", true
 		case "memcached":
 			start(t, j.h, bin(t, "memcached"), "-u", "root", "-p", strconv.Itoa(int(j.port)), "-l", j.h.Addr4.String(), "-U", "0")
 			e.Service, e.Product, e.Version = "memcached", "memcached", vers["memcached"]
@@ -242,9 +245,9 @@ func Start(t testing.TB, std, odd *netlab.Host, only ...string) []Expect {
 			startMosquitto(t, j.h, dir, j.port)
 			e.Service, e.Product, e.Version = "mqtt", "Mosquitto", vers["mosquitto"]
 		case "slapd":
-			startSlapd(t, j.h, dir, j.port)
+			startSlapd(t, j.h, dir, j.port, cert, key)
 			// OpenLDAP does not disclose its version on the wire.
-			e.Service, e.Product = "ldap", "OpenLDAP"
+			e.Service, e.Product, e.StartTLS = "ldap", "OpenLDAP", true
 		case "etcd":
 			start(t, j.h, bin(t, "etcd"), "--name", "lab", "--data-dir", filepath.Join(dir, "data"),
 				"--listen-client-urls", fmt.Sprintf("http://0.0.0.0:%d", j.port),
@@ -560,16 +563,37 @@ func prepPostgres(dir string) error {
 	return writeFile(filepath.Join(data, "pg_hba.conf"), "local all all trust\nhost all all 0.0.0.0/0 trust\n")
 }
 
-func startPostgres(t testing.TB, h *netlab.Host, dir, base string, port uint16) {
+func startPostgres(t testing.TB, h *netlab.Host, dir, base string, port uint16, cert, key string) {
 	data := filepath.Join(dir, "data")
 	if err := run("cp", "-a", filepath.Join(base, "data"), data); err != nil {
+		t.Fatal(err)
+	}
+	// PostgreSQL wants its key owned by its user and private.
+	pgCert, pgKey := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if err := copyFile(cert, pgCert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(key, pgKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := run("chown", "-R", "postgres:postgres", dir); err != nil {
 		t.Fatal(err)
 	}
 	start(t, h, bin(t, "setpriv"), "--reuid=postgres", "--regid=postgres", "--init-groups", "--", bin(t, "postgres"), "-D", data,
-		"-p", strconv.Itoa(int(port)), "-k", dir, "-c", "listen_addresses=*", "-c", "fsync=off")
+		"-p", strconv.Itoa(int(port)), "-k", dir, "-c", "listen_addresses=*", "-c", "fsync=off",
+		"-c", "ssl=on", "-c", "ssl_cert_file="+pgCert, "-c", "ssl_key_file="+pgKey)
+}
+
+// copyFile copies src to dst with mode perm.
+func copyFile(src, dst string, perm os.FileMode) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(dst, b, perm); err != nil {
+		return err
+	}
+	return os.Chmod(dst, perm)
 }
 
 func prepMariaDB(dir string) error {
@@ -610,10 +634,11 @@ func startMariaDB(t testing.TB, h *netlab.Host, dir, base string, port uint16) {
 		"--skip-log-error", "--innodb-buffer-pool-size=16M", "--skip-innodb-doublewrite", "--innodb-use-native-aio=0")
 }
 
-func startVsftpd(t testing.TB, h *netlab.Host, dir string, port uint16) {
+func startVsftpd(t testing.TB, h *netlab.Host, dir string, port uint16, cert, key string) {
 	conf := fmt.Sprintf("listen=YES\nlisten_ipv6=NO\nlisten_port=%d\nbackground=NO\nanonymous_enable=NO\n"+
 		"local_enable=YES\nsecure_chroot_dir=/var/run/vsftpd/empty\npam_service_name=vsftpd\n"+
-		"seccomp_sandbox=NO\nxferlog_enable=NO\n", port)
+		"seccomp_sandbox=NO\nxferlog_enable=NO\n"+
+		"ssl_enable=YES\nrsa_cert_file=%s\nrsa_private_key_file=%s\nssl_ciphers=HIGH\n", port, cert, key)
 	p := filepath.Join(dir, "vsftpd.conf")
 	if err := writeFile(p, conf); err != nil {
 		t.Fatal(err)
@@ -624,19 +649,34 @@ func startVsftpd(t testing.TB, h *netlab.Host, dir string, port uint16) {
 	start(t, h, bin(t, "vsftpd"), p)
 }
 
-func startExim(t testing.TB, h *netlab.Host, dir string, port uint16) {
+func startExim(t testing.TB, h *netlab.Host, dir string, port uint16, cert, key string) {
+	// Exim reads its key as the Debian-exim user, after it dropped root.
+	eximCert, eximKey := filepath.Join(dir, "exim.crt"), filepath.Join(dir, "exim.key")
+	if err := copyFile(cert, eximCert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(key, eximKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("chown", "Debian-exim", eximKey); err != nil {
+		t.Fatal(err)
+	}
 	// The packaged configuration, listening on all addresses at port,
-	// in the foreground, with its own pid file.
-	start(t, h, bin(t, "exim4"), "-bdf", "-oX", fmt.Sprintf("0.0.0.0.%d", port), "-oP", filepath.Join(dir, "exim.pid"))
+	// in the foreground, with its own pid file, and its TLS macros
+	// (exim4.conf.template: MAIN_TLS_ENABLE advertises STARTTLS).
+	start(t, h, bin(t, "exim4"), "-bdf", "-oX", fmt.Sprintf("0.0.0.0.%d", port), "-oP", filepath.Join(dir, "exim.pid"),
+		"-DMAIN_TLS_ENABLE=yes", "-DMAIN_TLS_CERTIFICATE="+eximCert, "-DMAIN_TLS_PRIVATEKEY="+eximKey)
 }
 
-func startDovecot(t testing.TB, h *netlab.Host, dir string, imap, pop3 uint16) {
+func startDovecot(t testing.TB, h *netlab.Host, dir string, imap, pop3 uint16, cert, key string) {
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = /dev/stderr
 protocols = imap pop3
 listen = *
-ssl = no
+ssl = yes
+ssl_cert = <%[4]s
+ssl_key = <%[5]s
 auth_mechanisms = plain
 passdb {
   driver = static
@@ -662,7 +702,7 @@ service pop3-login {
     port = 0
   }
 }
-`, dir, imap, pop3)
+`, dir, imap, pop3, cert, key)
 	for _, d := range []string{"run", "state", "home"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -683,9 +723,10 @@ func startMosquitto(t testing.TB, h *netlab.Host, dir string, port uint16) {
 	start(t, h, bin(t, "mosquitto"), "-c", p)
 }
 
-func startSlapd(t testing.TB, h *netlab.Host, dir string, port uint16) {
+func startSlapd(t testing.TB, h *netlab.Host, dir string, port uint16, cert, key string) {
 	p := filepath.Join(dir, "slapd.conf")
-	conf := fmt.Sprintf("include /etc/ldap/schema/core.schema\npidfile %[1]s/slapd.pid\nargsfile %[1]s/slapd.args\n", dir)
+	conf := fmt.Sprintf("include /etc/ldap/schema/core.schema\npidfile %[1]s/slapd.pid\nargsfile %[1]s/slapd.args\n"+
+		"TLSCertificateFile %[2]s\nTLSCertificateKeyFile %[3]s\n", dir, cert, key)
 	if err := writeFile(p, conf); err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ type Detector struct {
 	maxRead    int
 	maxReadSet bool // WithMaxRead was given: it caps probes' maxread too
 	parallel   int
+	noStartTLS bool // WithStartTLS(false)
 	trace      func(Trace)
 }
 
@@ -212,7 +213,8 @@ func (d *Detector) DB() *DB { return d.db }
 var ErrNotOpen = errors.New("service: port not open")
 
 // Detect connects to addr as often as its probes need and names the
-// service there. An open port always gets a Service: when no rule matched,
+// service there. A plaintext mail, FTP, PostgreSQL or LDAP service that offers
+// STARTTLS gets its TLS session described too (see [WithStartTLS]). An open port always gets a Service: when no rule matched,
 // the name comes from the port table (method "table") and Fingerprint
 // holds the first bytes the port sent. The error is non-nil only when the
 // port could not be connected to at all (wrapping ErrNotOpen) or ctx ended
@@ -224,13 +226,22 @@ func (d *Detector) Detect(ctx context.Context, addr netip.AddrPort) (*result.Ser
 	s := &session{d: d, port: addr.Port(), addr: a, dial: func(ctx context.Context) (net.Conn, error) {
 		return d.dial(ctx, "tcp", a)
 	}}
-	return s.run(ctx)
+	svc, err := s.run(ctx)
+	if err != nil || d.noStartTLS || svc.Tunnel != "" || svc.TLS != nil || svc.Method != "probed" {
+		return svc, err
+	}
+	if up := upgraders[svc.Name]; up != nil {
+		svc.TLS = s.startTLS(ctx, svc.Name, up)
+	}
+	return svc, nil
 }
 
 // DetectConn names the service on an established connection. It listens
 // for a banner, then sends at most one probe (the one most likely for the
 // banner and the remote port), on c itself; when that probe is a TLS
-// handshake it continues inside TLS the same way. It never closes c.
+// handshake it continues inside TLS the same way. It never closes c, and
+// it leaves no deadline set on it. It does not try STARTTLS (see
+// [WithStartTLS]), which needs a connection of its own.
 // Use Detect where the Detector may open its own connections: it can try
 // many probes, each on a fresh connection, and names more.
 func (d *Detector) DetectConn(ctx context.Context, c net.Conn) (*result.Service, error) {
@@ -663,30 +674,32 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 			wait = s.d.nullWait
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+	t0 := time.Now()
 	if s.d.trace != nil {
-		t0 := time.Now()
 		defer func() {
 			s.d.trace(Trace{Addr: s.addr, Probe: p.Name, TLS: s.tunnel, Reply: out.reply, Err: out.err, Took: time.Since(t0)})
 		}()
 	}
-	c, err := s.conn(ctx)
+	dctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	c, err := s.conn(dctx)
 	if err != nil {
 		return outcome{err: err}
 	}
 	s.connected.Store(true)
 	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer func() {
-		stop()
-		if s.single != nil {
-			c.SetDeadline(time.Time{}) // the caller keeps the connection
-		}
-	}()
-	c.SetDeadline(deadline)
+	// The wait is the peer's time. Time spent matching the reply so far
+	// is given back (a large reply costs tens of milliseconds to match,
+	// seconds under the race detector), up to the port's deadline, which
+	// bound enforces along with ctx's cancellation.
+	limit, _ := ctx.Deadline()
+	deadline := t0.Add(wait)
+	if !limit.IsZero() && limit.Before(deadline) {
+		deadline = limit
+	}
+	defer s.bound(ctx, c)()
 	if len(p.Send) > 0 {
+		c.SetWriteDeadline(deadline)
 		if _, err := c.Write(p.Send); err != nil {
 			return outcome{err: err}
 		}
@@ -716,8 +729,13 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 		// since the last try: a large reply costs linear time, not quadratic.
 		if n > 0 && len(buf) >= 2*tried {
 			tried = len(buf)
+			t1 := time.Now()
 			if m, ok := s.d.db.Match(p.Name, buf, only); ok && !m.Soft && m.Service != "ssl" {
 				break
+			}
+			deadline = deadline.Add(time.Since(t1))
+			if !limit.IsZero() && limit.Before(deadline) {
+				deadline = limit
 			}
 		}
 		if err != nil {
@@ -725,6 +743,31 @@ func (s *session) exchange(ctx context.Context, p *Probe, only string) (out outc
 		}
 	}
 	return outcome{reply: buf}
+}
+
+// bound makes c's I/O end by ctx's deadline or when ctx ends, whichever
+// comes first. The returned release must be called before c is used for
+// anything else: it waits until a deadline set because ctx ended has
+// landed, then, on a borrowed connection, clears the deadline. Without
+// that wait the past deadline set by a late-running ctx callback could
+// land after the clear and break the next exchange on the connection
+// (DetectConn's TLS handshake after the NULL probe's banner wait).
+func (s *session) bound(ctx context.Context, c net.Conn) (release func()) {
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		c.SetDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !stop() {
+			<-fired // ctx ended: the callback is running or has run
+		}
+		if s.single != nil {
+			c.SetDeadline(time.Time{}) // the caller keeps the connection
+		}
+	}
 }
 
 // handshake runs a TLS handshake and reports the session.
@@ -739,6 +782,10 @@ func (s *session) handshake(ctx context.Context, p *Probe) outcome {
 	if err != nil {
 		return outcome{err: err}
 	}
+	// HandshakeContext stops a stalled handshake by closing c, which a
+	// borrowed connection ignores: deadlines stop it in every mode.
+	release := s.bound(ctx, c)
+	defer release()
 	tc := tls.Client(c, tlsConfig(true))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()

@@ -23,6 +23,13 @@
 // suite, ALPN, certificate subject, SANs, issuer and expiry, and detection
 // starts again inside TLS (Tunnel "ssl").
 //
+// A plaintext SMTP, IMAP, POP3, FTP, PostgreSQL or LDAP service that offers
+// an upgrade to TLS (STARTTLS, STLS, AUTH TLS, SSLRequest, the LDAP StartTLS
+// extended operation) gets one more connection that takes it, and the TLS
+// field describes that session the same way, with Tunnel left empty ([WithStartTLS] turns this off). The
+// dialogue's replies are capped, plain text sent after the server agreed
+// to TLS is refused, and the upgrade counts against the port's budget.
+//
 // An HTTP service whose rule gives no extra information gets the page's
 // <title> there ("title: Welcome").
 //

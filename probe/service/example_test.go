@@ -1,10 +1,19 @@
 package service_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/portsense/portsense/probe/service"
 )
@@ -60,4 +69,51 @@ func ExampleDetector_DetectConn() {
 func ExampleEscape() {
 	fmt.Println(service.Escape([]byte("\x00\x01hi\r\n\xff"), 5))
 	// Output: \x00\x01hi\r…
+}
+
+// A plaintext FTP server that offers AUTH TLS: Detect names it from its
+// banner, then takes the upgrade and describes the TLS session.
+func ExampleWithStartTLS() {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ftp.example.test"},
+		DNSNames:     []string{"ftp.example.test"},
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Write([]byte("220 (vsFTPd 3.0.3)\r\n"))
+				r := bufio.NewReader(c)
+				if line, _ := r.ReadString('\n'); line == "AUTH TLS\r\n" {
+					c.Write([]byte("234 Proceed with negotiation.\r\n"))
+					tls.Server(c, cfg).Handshake()
+				}
+			}()
+		}
+	}()
+
+	d, _ := service.New(service.WithStartTLS(true)) // true is the default
+	svc, err := d.Detect(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(svc.Name, svc.Product, svc.Version, svc.TLS.Version, svc.TLS.Subject, svc.TLS.SANs)
+	// Output: ftp vsftpd 3.0.3 TLS 1.3 CN=ftp.example.test [ftp.example.test]
 }

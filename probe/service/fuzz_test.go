@@ -1,7 +1,9 @@
 package service
 
 import (
+	"bufio"
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +59,37 @@ func FuzzMatch(f *testing.F) {
 		e := Escape(reply, 64)
 		if strings.ContainsFunc(e, func(r rune) bool { return r < 0x20 || r == 0x7f }) || !bytes.Equal([]byte(e), []byte(Escape(reply, 64))) {
 			t.Fatalf("Escape(%q) = %q: control characters or unstable", reply, e)
+		}
+	})
+}
+
+// discardConn is a net.Conn whose writes vanish; only Write is used.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(b []byte) (int, error) { return len(b), nil }
+
+// FuzzStartTLS feeds arbitrary server replies to every STARTTLS dialogue:
+// no panic, never more read than the cap, and a dialogue that accepts
+// has seen the server's go-ahead.
+func FuzzStartTLS(f *testing.F) {
+	f.Add([]byte("220 vm ESMTP Exim 4.96\r\n250-vm Hello\r\n250-STARTTLS\r\n250 HELP\r\n220 TLS go ahead\r\n"))
+	f.Add([]byte("* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot (Debian) ready.\r\nb OK Begin TLS negotiation now.\r\n"))
+	f.Add([]byte("* OK Dovecot ready.\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\na OK done\r\nb OK go\r\n"))
+	f.Add([]byte("+OK Dovecot (Debian) ready.\r\n+OK\r\nTOP\r\nSTLS\r\n.\r\n+OK Begin TLS negotiation now.\r\n"))
+	f.Add([]byte("220-(vsFTPd 3.0.3)\r\n free text\r\n220 end\r\n234 Proceed with negotiation.\r\n"))
+	f.Add([]byte("S"))
+	f.Add([]byte{0x30, 0x0c, 0x02, 0x01, 0x01, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00})
+	f.Add([]byte{0x30, 0x83, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01})
+	f.Fuzz(func(t *testing.T, replies []byte) {
+		for name, up := range upgraders {
+			l := &lineConn{c: discardConn{}, r: bufio.NewReader(bytes.NewReader(replies)), max: 1024, left: 1024}
+			err := up(l)
+			if l.left < 0 {
+				t.Fatalf("%s: read %d bytes past the cap", name, -l.left)
+			}
+			if err == nil && name != "postgresql" && !bytes.Contains(replies, []byte("\n")) {
+				t.Fatalf("%s: accepted %q without a reply line", name, replies)
+			}
 		}
 	})
 }

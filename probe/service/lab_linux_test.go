@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,28 +23,7 @@ func TestLabRealDaemons(t *testing.T) {
 	lab := netlab.New(t)
 	std, odd := lab.AddHost(netlab.HostConfig{}), lab.AddHost(netlab.HostConfig{})
 	exps := servicelab.Start(t, std, odd)
-	var opts []Option
-	if dir := os.Getenv("PORTSENSE_SERVICE_CAPTURE"); dir != "" {
-		// Save every reply that names a daemon, for testdata/replies.
-		byAddr := map[string]string{}
-		for _, e := range exps {
-			byAddr[e.Addr.String()] = e.Daemon
-		}
-		var mu sync.Mutex
-		opts = append(opts, WithTrace(func(tr Trace) {
-			if len(tr.Reply) == 0 || byAddr[tr.Addr] == "" {
-				return
-			}
-			name := byAddr[tr.Addr] + "_" + tr.Probe
-			if tr.TLS {
-				name += "_tls"
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			os.WriteFile(filepath.Join(dir, name+".bin"), tr.Reply, 0o644)
-		}))
-	}
-	d, err := New(opts...)
+	d, err := New(captureOpts(exps)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +48,12 @@ func TestLabRealDaemons(t *testing.T) {
 			continue
 		}
 		s := got[i]
-		t.Logf("%-10s %-22s %v: %s %q %q %q tunnel=%q conf=%d cpe=%v fp=%q", e.Daemon, e.Addr, took[i].Round(time.Millisecond),
-			s.Name, s.Product, s.Version, s.ExtraInfo, s.Tunnel, s.Conf, s.CPE, s.Fingerprint)
+		tls := ""
+		if s.TLS != nil {
+			tls = fmt.Sprintf("%s %s %s SANs=%v until %s", s.TLS.Version, s.TLS.Cipher, s.TLS.Subject, s.TLS.SANs, s.TLS.NotAfter.Format(time.RFC3339))
+		}
+		t.Logf("%-10s %-22s %v: %s %q %q %q tunnel=%q conf=%d cpe=%v fp=%q tls=%q", e.Daemon, e.Addr, took[i].Round(time.Millisecond),
+			s.Name, s.Product, s.Version, s.ExtraInfo, s.Tunnel, s.Conf, s.CPE, s.Fingerprint, tls)
 		checkExpect(t, e, s)
 	}
 }
@@ -99,5 +84,41 @@ func checkExpect(t *testing.T, e servicelab.Expect, s *result.Service) {
 		}
 	} else if s.Tunnel != "" {
 		t.Errorf("%s: tunnel %q, want none", where, s.Tunnel)
+	} else if e.StartTLS {
+		if s.TLS == nil {
+			t.Errorf("%s: no TLS details, want them through the protocol's STARTTLS", where)
+		} else if !strings.Contains(s.TLS.Subject, servicelab.CertSubjectCN) || s.TLS.Version == "" || s.TLS.Cipher == "" ||
+			s.TLS.NotAfter.IsZero() || !slices.Contains(s.TLS.SANs, servicelab.CertSubjectCN) {
+			t.Errorf("%s: STARTTLS details %+v", where, *s.TLS)
+		}
+	} else if s.TLS != nil {
+		t.Errorf("%s: TLS details %+v from a plaintext service without STARTTLS", where, *s.TLS)
 	}
+}
+
+// captureOpts saves, when PORTSENSE_SERVICE_CAPTURE names a directory,
+// every reply from the lab's daemons there as daemon_probe[_tls].bin, for
+// testdata/replies.
+func captureOpts(exps []servicelab.Expect) []Option {
+	dir := os.Getenv("PORTSENSE_SERVICE_CAPTURE")
+	if dir == "" {
+		return nil
+	}
+	byAddr := map[string]string{}
+	for _, e := range exps {
+		byAddr[e.Addr.String()] = e.Daemon
+	}
+	var mu sync.Mutex
+	return []Option{WithTrace(func(tr Trace) {
+		if len(tr.Reply) == 0 || byAddr[tr.Addr] == "" || strings.HasPrefix(tr.Probe, "starttls-") {
+			return
+		}
+		name := byAddr[tr.Addr] + "_" + tr.Probe
+		if tr.TLS {
+			name += "_tls"
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		os.WriteFile(filepath.Join(dir, name+".bin"), tr.Reply, 0o644)
+	})}
 }

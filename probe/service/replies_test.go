@@ -30,10 +30,24 @@ func TestRealReplies(t *testing.T) {
 		"vsftpd_NULL":                {"ftp", "vsftpd", "3.0.3"},
 		"etcd_http-version":          {"http", "etcd", "3.4.23"},
 		"node-exporter_http-metrics": {"http", "Prometheus node_exporter", "1.5.0"},
+		// TestLabExtraDaemons' daemons.
+		"apache_http-get":         {"http", "Apache httpd", "2.4.71"},
+		"bind_dns-version":        {"domain", "ISC BIND", "9.18.49"},
+		"caddy_http-get":          {"http", "Caddy httpd", ""},
+		"dropbear_NULL":           {"ssh", "Dropbear sshd", "2022.83"},
+		"gunicorn_http-version":   {"http", "Gunicorn", ""},
+		"knot_dns-version":        {"domain", "Knot DNS", "3.2.6"},
+		"pdns_dns-version":        {"domain", "PowerDNS Recursor", "4.8.8"},
+		"prometheus_http-metrics": {"http", "Prometheus", "2.42.0+ds"},
+		"python_http-get":         {"http", "SimpleHTTPServer", "0.6"},
+		"samba_smb":               {"microsoft-ds", "", ""},
+		"unbound_dns-version":     {"domain", "Unbound", "1.17.1"},
+		"xrdp_rdp":                {"ms-wbt-server", "xrdp", ""},
 	}
 	soft := map[string]string{
-		"redis_http-get": "redis", // redis' errors for an HTTP request
-		"etcd_http-get":  "http",  // Go net/http's 404
+		"redis_http-get":      "redis", // redis' errors for an HTTP request
+		"etcd_http-get":       "http",  // Go net/http's 404
+		"prometheus_http-get": "http",  // the redirect to its UI; /metrics has the version
 	}
 	db := Builtin()
 	files, _ := filepath.Glob("testdata/replies/*.bin")
