@@ -13,12 +13,29 @@ func (p *Packet) Decode(link LinkType, b []byte) error {
 	if p.rare != 0 {
 		p.clearRare()
 	}
-	// The header decoders write every Header field on success, so that
-	// Decode need not clear them first: clearing the whole Packet for
-	// every packet costs about as much as decoding it.
+	// Header.decode writes every Header field on success, so that Decode
+	// need not clear them first: clearing the whole Packet for every
+	// packet costs about as much as decoding it.
 	l4, err := p.Header.decode(link, b)
 	if err == nil {
-		err = p.rest(l4)
+		switch p.Proto {
+		case ProtoTCP: // decode checked len(l4) >= 14
+			p.Seq, p.Ack = binary.BigEndian.Uint32(l4[4:8]), binary.BigEndian.Uint32(l4[8:12])
+			p.Window = 0
+			if len(l4) >= 16 {
+				p.Window = binary.BigEndian.Uint16(l4[14:16])
+			}
+		case ProtoICMP, ProtoICMPv6:
+			p.Seq, p.Ack, p.Window = 0, 0, 0
+			if len(l4) >= 8 {
+				err = p.icmp(l4, p.Proto == ProtoICMPv6)
+			}
+		default: // UDP, ARP
+			p.Seq, p.Ack, p.Window = 0, 0, 0
+			if p.EtherType == EtherTypeARP {
+				p.arp(l4)
+			}
+		}
 	}
 	if err != nil {
 		p.reset()
@@ -28,65 +45,40 @@ func (p *Packet) Decode(link LinkType, b []byte) error {
 
 // DecodeIP fills p from an IPv4 or IPv6 packet, the version taken from
 // the first nibble: what an AF_PACKET SOCK_DGRAM socket reads.
-func (p *Packet) DecodeIP(b []byte) error {
-	if p.rare != 0 {
-		p.clearRare()
-	}
-	l4, err := p.Header.decode(LinkRaw, b)
-	if err == nil {
-		err = p.rest(l4)
-	}
-	if err != nil {
-		p.reset()
-	}
-	return err
-}
+func (p *Packet) DecodeIP(b []byte) error { return p.Decode(LinkRaw, b) }
 
 // DecodeNetwork fills p from the network-layer bytes b of EtherType et
 // (IPv4, IPv6 or ARP): what an AF_PACKET SOCK_DGRAM socket reads, et from
 // the sender address's protocol.
 func (p *Packet) DecodeNetwork(et uint16, b []byte) error {
-	if p.rare != 0 {
-		p.clearRare()
+	switch et {
+	case EtherTypeIPv4:
+		return p.Decode(LinkIPv4, b)
+	case EtherTypeIPv6:
+		return p.Decode(LinkIPv6, b)
+	case EtherTypeARP:
+		if p.rare != 0 {
+			p.clearRare()
+		}
+		l4, err := p.Header.arp(b)
+		if err != nil {
+			p.reset()
+			return err
+		}
+		p.Seq, p.Ack, p.Window = 0, 0, 0
+		p.arp(l4)
+		return nil
 	}
-	l4, err := p.Header.network(et, b)
-	if err == nil {
-		err = p.rest(l4)
-	}
-	if err != nil {
-		p.reset()
-	}
-	return err
+	p.reset()
+	return errEtherType
 }
 
-// rest fills the fields only Packet has from the bytes the Header
-// decoder returns: the transport header, or the ARP packet for ARP.
-func (p *Packet) rest(b []byte) error {
-	switch p.Proto {
-	case ProtoTCP: // decode checked len(b) >= 14
-		p.Seq, p.Ack = binary.BigEndian.Uint32(b[4:8]), binary.BigEndian.Uint32(b[8:12])
-		p.Window = 0
-		if len(b) >= 16 {
-			p.Window = binary.BigEndian.Uint16(b[14:16])
-		}
-		return nil
-	case ProtoUDP:
-	case ProtoICMP, ProtoICMPv6:
-		p.Seq, p.Ack, p.Window = 0, 0, 0
-		if len(b) < 8 {
-			return nil
-		}
-		return p.icmp(b, p.Proto == ProtoICMPv6)
-	default:
-		if p.EtherType == EtherTypeARP {
-			p.rare |= rareLink
-			p.ARPOp = binary.BigEndian.Uint16(b[6:8])
-			p.LinkAddr = [6]byte(b[8:14])
-			p.HasLinkAddr = true
-		}
-	}
-	p.Seq, p.Ack, p.Window = 0, 0, 0
-	return nil
+// arp fills the ARP fields from the ARP packet b Header.arp decoded.
+func (p *Packet) arp(b []byte) {
+	p.rare |= rareLink
+	p.ARPOp = binary.BigEndian.Uint16(b[6:8])
+	p.LinkAddr = [6]byte(b[8:14])
+	p.HasLinkAddr = true
 }
 
 // Decode fills h from b, framed as link, as Packet.Decode fills its
@@ -121,13 +113,93 @@ func (h *Header) DecodeNetwork(et uint16, b []byte) error {
 	return err
 }
 
-// DecodeQuote fills q with the header the ICMP error h quotes, as
-// Packet.Decode fills Packet.Quote, and reports whether h is an ICMP
-// error with a quote of its IP version (Packet.HasQuote). Otherwise q is
-// zero. h.Payload must still alias the decoded buffer.
-func (h *Header) DecodeQuote(q *Quote) bool {
-	*q = Quote{}
-	return h.isICMPError() && q.decode(h.Payload, h.Proto == ProtoICMPv6)
+// DecodeQuote fills q with the addresses, protocol and ports of the
+// packet the ICMP error h quotes, and reports whether h is an ICMP error
+// with a quote of its IP version (Packet.HasQuote). The fields only
+// probers read (Seq, the ICMP fields, IPID, FlowLabel) are zero: Packet.Decode
+// fills the whole Quote. When DecodeQuote reports false, q is zero.
+// h.Payload must still alias the decoded buffer.
+func (h *Header) DecodeQuote(q *Quote) bool { return h.quote(q, false) }
+
+// quote is DecodeQuote; all fills the fields only probers read too. Every
+// field is written on every path, so that neither the caller nor quote
+// clears q first.
+func (h *Header) quote(q *Quote, all bool) bool {
+	if !h.isICMPError() {
+		*q = Quote{}
+		return false
+	}
+	b := h.Payload
+	var (
+		proto uint8
+		rest  []byte
+		ipid  uint16
+		flow  uint32
+	)
+	if h.Proto == ProtoICMP {
+		if len(b) < 20 || b[0]>>4 != 4 {
+			*q = Quote{}
+			return false
+		}
+		ihl := int(b[0]&0x0f) * 4
+		if ihl < 20 || len(b) < ihl {
+			*q = Quote{}
+			return false
+		}
+		q.Src = netip.AddrFrom4([4]byte(b[12:16]))
+		q.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+		proto = b[9]
+		if all {
+			ipid = binary.BigEndian.Uint16(b[4:6])
+		}
+		if binary.BigEndian.Uint16(b[6:8])&0x1fff == 0 {
+			rest = b[ihl:] // a later fragment has no transport header
+		}
+	} else {
+		if len(b) < 40 || b[0]>>4 != 6 {
+			*q = Quote{}
+			return false
+		}
+		q.Src = netip.AddrFrom16([16]byte(b[8:24]))
+		q.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+		if all {
+			flow = binary.BigEndian.Uint32(b[0:4]) & 0xfffff
+		}
+		// Extension headers cut off by the quote leave the protocol
+		// unknown (0).
+		if next, r, _, _, err := skipExt(b[6], b[40:]); err == nil {
+			proto, rest = next, r
+		}
+	}
+	var (
+		ports      uint32
+		seq        uint32
+		typ, code  uint8
+		id, icmpSq uint16
+	)
+	switch proto {
+	case ProtoTCP, ProtoUDP:
+		if len(rest) >= 4 {
+			ports = portPair(rest)
+		}
+		if all && proto == ProtoTCP && len(rest) >= 8 {
+			seq = binary.BigEndian.Uint32(rest[4:8])
+		}
+	case ProtoICMP, ProtoICMPv6:
+		if all && len(rest) >= 2 {
+			typ, code = rest[0], rest[1]
+		}
+		if all && len(rest) >= 8 {
+			id = binary.BigEndian.Uint16(rest[4:6])
+			icmpSq = binary.BigEndian.Uint16(rest[6:8])
+		}
+	}
+	q.Proto, q.TransportLen = proto, length(len(rest))
+	q.SrcPort, q.DstPort = uint16(ports), uint16(ports>>16)
+	q.Seq = seq
+	q.ICMPType, q.ICMPCode, q.ICMPID, q.ICMPSeq = typ, code, id, icmpSq
+	q.IPID, q.FlowLabel = ipid, flow
+	return true
 }
 
 // icmpErrors4 has bit t set for the ICMPv4 types t that are errors
@@ -164,8 +236,15 @@ func (h *Header) decode(link LinkType, b []byte) ([]byte, error) {
 				return nil, err
 			}
 		}
-	case (link == LinkRaw || link == LinkIPv4) && len(b) > 0 && b[0]>>4 == 4:
-		et = EtherTypeIPv4
+	case link == LinkRaw && len(b) > 0: // probers' replies: no call for the link
+		switch b[0] >> 4 {
+		case 4:
+			et = EtherTypeIPv4
+		case 6:
+			et = EtherTypeIPv6
+		default:
+			return nil, errIPVersion
+		}
 	default:
 		var err error
 		if et, b, err = linkHeader(link, b); err != nil {
@@ -504,7 +583,7 @@ func (p *Packet) icmp(b []byte, v6 bool) error {
 			}
 		case 3, 4, 5, 11, 12: // icmpErrors4
 			p.rare |= rareQuote
-			p.HasQuote = p.Quote.decode(b[8:], false)
+			p.HasQuote = p.Header.quote(&p.Quote, true)
 		}
 		return nil
 	}
@@ -515,7 +594,7 @@ func (p *Packet) icmp(b []byte, v6 bool) error {
 		p.ICMPSeq = binary.BigEndian.Uint16(b[6:8])
 	case 1, 2, 3, 4: // isICMPError
 		p.rare |= rareQuote
-		p.HasQuote = p.Quote.decode(b[8:], true)
+		p.HasQuote = p.Header.quote(&p.Quote, true)
 	case 135, 136: // neighbour solicitation, advertisement
 		p.rare |= rareLink
 		if len(b) < 24 {
@@ -542,60 +621,4 @@ func (p *Packet) icmp(b []byte, v6 bool) error {
 		}
 	}
 	return nil
-}
-
-// decode reads the header an ICMP error quotes. It reports false when the
-// quote is not an IP header of the error's version. Fields the quote is
-// too short for stay zero.
-func (q *Quote) decode(b []byte, v6 bool) bool {
-	var rest []byte
-	if !v6 {
-		if len(b) < 20 || b[0]>>4 != 4 {
-			return false
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if ihl < 20 || len(b) < ihl {
-			return false
-		}
-		q.Src = netip.AddrFrom4([4]byte(b[12:16]))
-		q.Dst = netip.AddrFrom4([4]byte(b[16:20]))
-		q.Proto = b[9]
-		q.IPID = binary.BigEndian.Uint16(b[4:6])
-		if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 {
-			return true // a later fragment has no transport header
-		}
-		rest = b[ihl:]
-	} else {
-		if len(b) < 40 || b[0]>>4 != 6 {
-			return false
-		}
-		q.Src = netip.AddrFrom16([16]byte(b[8:24]))
-		q.Dst = netip.AddrFrom16([16]byte(b[24:40]))
-		q.FlowLabel = binary.BigEndian.Uint32(b[0:4]) & 0xfffff
-		next, r, _, _, err := skipExt(b[6], b[40:])
-		if err != nil {
-			return true // extension headers cut off: protocol unknown
-		}
-		q.Proto, rest = next, r
-	}
-	q.TransportLen = length(len(rest))
-	switch q.Proto {
-	case ProtoTCP, ProtoUDP:
-		if len(rest) >= 4 {
-			ports := portPair(rest)
-			q.SrcPort, q.DstPort = uint16(ports), uint16(ports>>16)
-		}
-		if q.Proto == ProtoTCP && len(rest) >= 8 {
-			q.Seq = binary.BigEndian.Uint32(rest[4:8])
-		}
-	case ProtoICMP, ProtoICMPv6:
-		if len(rest) >= 2 {
-			q.ICMPType, q.ICMPCode = rest[0], rest[1]
-		}
-		if len(rest) >= 8 {
-			q.ICMPID = binary.BigEndian.Uint16(rest[4:6])
-			q.ICMPSeq = binary.BigEndian.Uint16(rest[6:8])
-		}
-	}
-	return true
 }
