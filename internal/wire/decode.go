@@ -121,9 +121,10 @@ func (h *Header) DecodeNetwork(et uint16, b []byte) error {
 // h.Payload must still alias the decoded buffer.
 func (h *Header) DecodeQuote(q *Quote) bool { return h.quote(q, false) }
 
-// quote is DecodeQuote; all fills the fields only probers read too. Every
-// field is written on every path, so that neither the caller nor quote
-// clears q first.
+// quote is DecodeQuote; all fills the fields only probers read too, for
+// Packet, whose Quote is always zero here (Decode clears it when the
+// previous packet set it). Without all, every field is written on every
+// path, so that neither DecodeQuote's caller nor quote clears q first.
 func (h *Header) quote(q *Quote, all bool) bool {
 	if !h.isICMPError() {
 		*q = Quote{}
@@ -133,8 +134,6 @@ func (h *Header) quote(q *Quote, all bool) bool {
 	var (
 		proto uint8
 		rest  []byte
-		ipid  uint16
-		flow  uint32
 	)
 	if h.Proto == ProtoICMP {
 		if len(b) < 20 || b[0]>>4 != 4 {
@@ -150,7 +149,7 @@ func (h *Header) quote(q *Quote, all bool) bool {
 		q.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 		proto = b[9]
 		if all {
-			ipid = binary.BigEndian.Uint16(b[4:6])
+			q.IPID = binary.BigEndian.Uint16(b[4:6])
 		}
 		if binary.BigEndian.Uint16(b[6:8])&0x1fff == 0 {
 			rest = b[ihl:] // a later fragment has no transport header
@@ -163,7 +162,7 @@ func (h *Header) quote(q *Quote, all bool) bool {
 		q.Src = netip.AddrFrom16([16]byte(b[8:24]))
 		q.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 		if all {
-			flow = binary.BigEndian.Uint32(b[0:4]) & 0xfffff
+			q.FlowLabel = binary.BigEndian.Uint32(b[0:4]) & 0xfffff
 		}
 		// Extension headers cut off by the quote leave the protocol
 		// unknown (0).
@@ -171,34 +170,31 @@ func (h *Header) quote(q *Quote, all bool) bool {
 			proto, rest = next, r
 		}
 	}
-	var (
-		ports      uint32
-		seq        uint32
-		typ, code  uint8
-		id, icmpSq uint16
-	)
+	q.Proto, q.TransportLen = proto, length(len(rest))
+	var ports uint32
+	if (proto == ProtoTCP || proto == ProtoUDP) && len(rest) >= 4 {
+		ports = portPair(rest)
+	}
+	q.SrcPort, q.DstPort = uint16(ports), uint16(ports>>16)
+	if !all {
+		q.Seq, q.ICMPType, q.ICMPCode, q.ICMPID, q.ICMPSeq = 0, 0, 0, 0, 0
+		q.IPID, q.FlowLabel = 0, 0
+		return true
+	}
 	switch proto {
-	case ProtoTCP, ProtoUDP:
-		if len(rest) >= 4 {
-			ports = portPair(rest)
-		}
-		if all && proto == ProtoTCP && len(rest) >= 8 {
-			seq = binary.BigEndian.Uint32(rest[4:8])
+	case ProtoTCP:
+		if len(rest) >= 8 {
+			q.Seq = binary.BigEndian.Uint32(rest[4:8])
 		}
 	case ProtoICMP, ProtoICMPv6:
-		if all && len(rest) >= 2 {
-			typ, code = rest[0], rest[1]
+		if len(rest) >= 2 {
+			q.ICMPType, q.ICMPCode = rest[0], rest[1]
 		}
-		if all && len(rest) >= 8 {
-			id = binary.BigEndian.Uint16(rest[4:6])
-			icmpSq = binary.BigEndian.Uint16(rest[6:8])
+		if len(rest) >= 8 {
+			q.ICMPID = binary.BigEndian.Uint16(rest[4:6])
+			q.ICMPSeq = binary.BigEndian.Uint16(rest[6:8])
 		}
 	}
-	q.Proto, q.TransportLen = proto, length(len(rest))
-	q.SrcPort, q.DstPort = uint16(ports), uint16(ports>>16)
-	q.Seq = seq
-	q.ICMPType, q.ICMPCode, q.ICMPID, q.ICMPSeq = typ, code, id, icmpSq
-	q.IPID, q.FlowLabel = ipid, flow
 	return true
 }
 
