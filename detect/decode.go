@@ -92,9 +92,8 @@ func (d Decoder) Decode(data []byte, ts time.Time, o *Observation) error {
 	o.ICMPType, o.ICMPCode = h.ICMPType, h.ICMPCode
 	o.Payload = h.Length
 	if h.Proto == wire.ProtoICMP || h.Proto == wire.ProtoICMPv6 {
-		var q wire.Quote
-		o.HasQuote = h.DecodeQuote(&q) // q stays zero when false
-		quote(&q, o)
+		// wire.QuoteFlow is Quote field for field: no copy.
+		o.HasQuote = h.DecodeQuote((*wire.QuoteFlow)(&o.Quoted))
 	} else {
 		o.Quoted, o.HasQuote = Quote{}, false
 	}
@@ -114,9 +113,8 @@ func observe(h *wire.Header, ts time.Time, o *Observation) {
 	o.ICMPType, o.ICMPCode = h.ICMPType, h.ICMPCode
 	o.Payload = h.Length
 	if h.Proto == wire.ProtoICMP || h.Proto == wire.ProtoICMPv6 {
-		var q wire.Quote
-		o.HasQuote = h.DecodeQuote(&q) // q stays zero when false
-		quote(&q, o)
+		// wire.QuoteFlow is Quote field for field: no copy.
+		o.HasQuote = h.DecodeQuote((*wire.QuoteFlow)(&o.Quoted))
 	} else {
 		o.Quoted, o.HasQuote = Quote{}, false
 	}
@@ -139,18 +137,4 @@ func fail(err error, ts time.Time, o *Observation) error {
 	}
 	*o = Observation{Time: ts}
 	return err
-}
-
-// quote copies q into o.Quoted. It writes field by field: a composite
-// literal is built on the stack and copied with 16-byte loads that cannot
-// be forwarded from the 8-byte stores that built it, which costs more
-// than a whole decode.
-func quote(q *wire.Quote, o *Observation) {
-	o.Quoted.Src, o.Quoted.Dst = q.Src, q.Dst
-	o.Quoted.Proto = target.Protocol(q.Proto)
-	if q.HasPorts() {
-		o.Quoted.SrcPort, o.Quoted.DstPort = q.SrcPort, q.DstPort
-	} else {
-		o.Quoted.SrcPort, o.Quoted.DstPort = 0, 0
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+
+	"github.com/portsense/portsense/target"
 )
 
 // Decode fills p from b, framed as link. On error p is cleared and the
@@ -113,21 +115,20 @@ func (h *Header) DecodeNetwork(et uint16, b []byte) error {
 	return err
 }
 
-// DecodeQuote fills q with the addresses, protocol and ports of the
-// packet the ICMP error h quotes, and reports whether h is an ICMP error
-// with a quote of its IP version (Packet.HasQuote). The fields only
-// probers read (Seq, the ICMP fields, IPID, FlowLabel) are zero: Packet.Decode
-// fills the whole Quote. When DecodeQuote reports false, q is zero.
-// h.Payload must still alias the decoded buffer.
-func (h *Header) DecodeQuote(q *Quote) bool { return h.quote(q, false) }
+// DecodeQuote fills f with the flow of the packet the ICMP error h
+// quotes, as Packet.Decode fills Packet.Quote.QuoteFlow, and reports
+// whether h is an ICMP error with a quote of its IP version
+// (Packet.HasQuote). Otherwise f is zero. h.Payload must still alias the
+// decoded buffer.
+func (h *Header) DecodeQuote(f *QuoteFlow) bool { return h.quote(f, nil) }
 
-// quote is DecodeQuote; all fills the fields only probers read too, for
-// Packet, whose Quote is always zero here (Decode clears it when the
-// previous packet set it). Without all, every field is written on every
-// path, so that neither DecodeQuote's caller nor quote clears q first.
-func (h *Header) quote(q *Quote, all bool) bool {
+// quote is DecodeQuote; a non-nil q, Packet's Quote whose QuoteFlow f is,
+// gets the fields only probers read too. q is always zero here (Decode
+// clears it when the previous packet set it); f is written on every path,
+// so that DecodeQuote's caller need not clear it.
+func (h *Header) quote(f *QuoteFlow, q *Quote) bool {
 	if !h.isICMPError() {
-		*q = Quote{}
+		*f = QuoteFlow{}
 		return false
 	}
 	b := h.Payload
@@ -137,18 +138,18 @@ func (h *Header) quote(q *Quote, all bool) bool {
 	)
 	if h.Proto == ProtoICMP {
 		if len(b) < 20 || b[0]>>4 != 4 {
-			*q = Quote{}
+			*f = QuoteFlow{}
 			return false
 		}
 		ihl := int(b[0]&0x0f) * 4
 		if ihl < 20 || len(b) < ihl {
-			*q = Quote{}
+			*f = QuoteFlow{}
 			return false
 		}
-		q.Src = netip.AddrFrom4([4]byte(b[12:16]))
-		q.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+		f.Src = netip.AddrFrom4([4]byte(b[12:16]))
+		f.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 		proto = b[9]
-		if all {
+		if q != nil {
 			q.IPID = binary.BigEndian.Uint16(b[4:6])
 		}
 		if binary.BigEndian.Uint16(b[6:8])&0x1fff == 0 {
@@ -156,12 +157,12 @@ func (h *Header) quote(q *Quote, all bool) bool {
 		}
 	} else {
 		if len(b) < 40 || b[0]>>4 != 6 {
-			*q = Quote{}
+			*f = QuoteFlow{}
 			return false
 		}
-		q.Src = netip.AddrFrom16([16]byte(b[8:24]))
-		q.Dst = netip.AddrFrom16([16]byte(b[24:40]))
-		if all {
+		f.Src = netip.AddrFrom16([16]byte(b[8:24]))
+		f.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+		if q != nil {
 			q.FlowLabel = binary.BigEndian.Uint32(b[0:4]) & 0xfffff
 		}
 		// Extension headers cut off by the quote leave the protocol
@@ -170,17 +171,16 @@ func (h *Header) quote(q *Quote, all bool) bool {
 			proto, rest = next, r
 		}
 	}
-	q.Proto, q.TransportLen = proto, length(len(rest))
 	var ports uint32
 	if (proto == ProtoTCP || proto == ProtoUDP) && len(rest) >= 4 {
 		ports = portPair(rest)
 	}
-	q.SrcPort, q.DstPort = uint16(ports), uint16(ports>>16)
-	if !all {
-		q.Seq, q.ICMPType, q.ICMPCode, q.ICMPID, q.ICMPSeq = 0, 0, 0, 0, 0
-		q.IPID, q.FlowLabel = 0, 0
+	f.SrcPort, f.DstPort = uint16(ports), uint16(ports>>16)
+	f.Proto = target.Protocol(proto)
+	if q == nil {
 		return true
 	}
+	q.TransportLen = length(len(rest))
 	switch proto {
 	case ProtoTCP:
 		if len(rest) >= 8 {
@@ -579,7 +579,7 @@ func (p *Packet) icmp(b []byte, v6 bool) error {
 			}
 		case 3, 4, 5, 11, 12: // icmpErrors4
 			p.rare |= rareQuote
-			p.HasQuote = p.Header.quote(&p.Quote, true)
+			p.HasQuote = p.Header.quote(&p.Quote.QuoteFlow, &p.Quote)
 		}
 		return nil
 	}
@@ -590,7 +590,7 @@ func (p *Packet) icmp(b []byte, v6 bool) error {
 		p.ICMPSeq = binary.BigEndian.Uint16(b[6:8])
 	case 1, 2, 3, 4: // isICMPError
 		p.rare |= rareQuote
-		p.HasQuote = p.Header.quote(&p.Quote, true)
+		p.HasQuote = p.Header.quote(&p.Quote.QuoteFlow, &p.Quote)
 	case 135, 136: // neighbour solicitation, advertisement
 		p.rare |= rareLink
 		if len(b) < 24 {

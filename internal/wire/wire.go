@@ -31,6 +31,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/portsense/portsense/target"
 )
 
 // LinkType is the link-layer framing of a buffer. The values are the
@@ -284,17 +286,26 @@ func (p *Packet) clearRare() {
 	p.rare = 0
 }
 
-// Quote is the start of the packet an ICMP error quotes.
-type Quote struct {
+// QuoteFlow names the flow of the packet an ICMP error quotes. Its
+// fields are those of detect.Quote, in the same order and of the same
+// types, so that detect decodes a quote straight into its Observation
+// (DecodeQuote through a pointer conversion), with no copy.
+type QuoteFlow struct {
 	Src, Dst netip.Addr
+	// SrcPort and DstPort are the quoted TCP or UDP ports (4 bytes); 0
+	// for other protocols.
+	SrcPort, DstPort uint16
 	// Proto is the quoted upper-layer protocol; 0 when IPv6 extension
 	// headers cut off by the quote hide it.
-	Proto uint8
+	Proto target.Protocol
+}
+
+// Quote is the start of the packet an ICMP error quotes.
+type Quote struct {
+	QuoteFlow
 	// TransportLen is how many bytes of the quoted transport header are
 	// present (0 for a quoted non-first fragment); fields beyond it are 0.
 	TransportLen uint16
-	// SrcPort and DstPort are the quoted TCP or UDP ports (4 bytes).
-	SrcPort, DstPort uint16
 	// Seq is the quoted TCP sequence number (8 bytes).
 	Seq uint32
 	// ICMPType, ICMPCode, ICMPID and ICMPSeq describe a quoted ICMP
@@ -310,7 +321,7 @@ type Quote struct {
 
 // HasPorts reports whether the quote holds TCP or UDP ports.
 func (q *Quote) HasPorts() bool {
-	return (q.Proto == ProtoTCP || q.Proto == ProtoUDP) && q.TransportLen >= 4
+	return (q.Proto == target.TCP || q.Proto == target.UDP) && q.TransportLen >= 4
 }
 
 // IsIPv4 reports whether h is an IPv4 packet.
