@@ -5,6 +5,11 @@
 //
 // A Packet is a reusable value: Decode fills it in place from a buffer
 // without allocating and never keeps the buffer beyond the Payload slice.
+// Its Header (addresses, ports, flags, ICMP type, lengths) is what every
+// packet has; Header.Decode fills only that, by the same code, for
+// readers such as detect that need no more (a Header is a third of a
+// Packet), and Header.DecodeQuote reads an ICMP error's quoted flow on
+// demand.
 // The decoder reads
 //
 //   - link headers: Ethernet (with up to four 802.1Q/802.1ad tags), Linux
