@@ -75,6 +75,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			f := wire.QuoteFlow{Src: v6b, Dst: v6a, SrcPort: 1, DstPort: 2, Proto: 99}
 			herr := h.Decode(wire.LinkType(link), data)
+			if herr == nil && errors.Is(err, wire.ErrMalformed) && h.Proto == wire.ProtoICMPv6 && (h.ICMPType == 135 || h.ICMPType == 136) {
+				continue // a bad NDP body: Header reads no NDP field
+			}
 			if herr != err || string(h.Payload) != string(p.Payload) || !reflect.DeepEqual(withoutHeaderPayload(h), withoutHeaderPayload(p.Header)) {
 				t.Fatalf("Header differs: %v %+v / %v %+v", herr, h, err, p.Header)
 			}
