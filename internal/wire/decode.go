@@ -216,7 +216,7 @@ func (h *Header) isICMPError() bool {
 }
 
 // decode fills h from b, framed as link, and returns the transport bytes
-// (the ARP packet for ARP) for Packet.rest. Every entry point comes here
+// (the ARP packet for ARP) for Packet.Decode. Every entry point comes here
 // (DecodeIP as LinkRaw, DecodeNetwork as LinkIPv4 or LinkIPv6). The
 // common cases (an Ethernet header, IPv4, the transport header) are
 // decoded inline: each call saved is a few percent of a decode.
@@ -307,7 +307,7 @@ func (h *Header) decode(link LinkType, b []byte) ([]byte, error) {
 		return nil, errEtherType
 	}
 
-	// The transport header; b is returned for Packet.rest.
+	// The transport header; b is returned for Packet.Decode.
 	switch proto {
 	case ProtoTCP:
 		if len(b) < 14 {
@@ -437,7 +437,7 @@ func (h *Header) network(et uint16, b []byte) ([]byte, error) {
 }
 
 // arp decodes the addresses of an Ethernet/IPv4 ARP packet and returns
-// it for Packet.rest.
+// it for Packet.arp.
 func (h *Header) arp(b []byte) ([]byte, error) {
 	h.EtherType = EtherTypeARP
 	if len(b) < 8 {
