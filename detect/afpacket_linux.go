@@ -28,7 +28,7 @@ type AFPacketSource struct {
 	ring     *afpacket.Ring
 	poll     time.Duration
 	pkt      afpacket.Packet
-	wp       wire.Packet           // decoded in place, packet after packet
+	wp       wire.Header           // decoded in place, packet after packet
 	stop     func() bool           // unregisters the context callback
 	canceled atomic.Pointer[error] // the context's error once it is done
 	closed   atomic.Bool
@@ -109,7 +109,7 @@ func (s *AFPacketSource) ReadObservation(o *Observation) error {
 	default:
 		err = s.wp.DecodeIP(s.pkt.Data)
 	}
-	return observe(err, &s.wp, s.pkt.Time, o)
+	return observeHeader(err, &s.wp, s.pkt.Time, o)
 }
 
 // Live reports true: the pipeline treats this source as live capture.

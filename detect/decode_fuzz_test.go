@@ -21,13 +21,36 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(LinkRaw), serialize(f, ip6(layers.IPProtocolIPv6HopByHop, v6a, v6b), gopacket.Payload(append(ext(wire.ProtoUDP, 1), 0, 1, 0, 2, 0, 8, 0, 0))))
 	f.Add(uint16(LinkLinuxSLL), append(make([]byte, 14), append([]byte{0x08, 0}, inner4...)...))
 	f.Add(uint16(LinkNull), append([]byte{2, 0, 0, 0}, inner4...))
+	icmpErr := serialize(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4, v4b, v4a), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}, gopacket.Payload(inner4))
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		d := Decoder{link: LinkType(link), set: true}
 		var o, o2 Observation
 		err := d.Decode(data, t0, &o)
+		// Decoding into an Observation that holds an ICMP error's quote
+		// gives what decoding into a fresh one gives: Decode writes
+		// every field (the quote in place) rather than clearing o.
+		if e := ethDec.Decode(icmpErr, t0.Add(1), &o2); e != nil || !o2.HasQuote {
+			t.Fatalf("seed icmp error: %v %+v", e, o2)
+		}
 		err2 := d.Decode(data, t0, &o2)
 		if err != err2 || o != o2 {
 			t.Fatalf("not deterministic: %v %+v / %v %+v", err, o, err2, o2)
+		}
+		// detect reads a wire.Header and the quote's flow; the prober's
+		// wire.Packet must say the same.
+		var p wire.Packet
+		perr := p.Decode(LinkType(link), data)
+		if ndp := err == nil && o.Proto == target.ICMPv6 && (o.ICMPType == 135 || o.ICMPType == 136); ndp && errors.Is(perr, ErrMalformed) {
+			// A neighbour solicitation or advertisement with a bad body
+			// is malformed to a prober that reads NDP, an ICMPv6 packet
+			// to detect (which reads no NDP field, as before wire).
+		} else if perr != err && !(err == errARP && perr == nil && p.IsARP()) {
+			t.Fatalf("wire.Packet error %v, Decoder %v", perr, err)
+		} else if err == nil && (p.Src != o.Src || p.Dst != o.Dst || p.SrcPort != o.SrcPort || p.DstPort != o.DstPort ||
+			target.Protocol(p.Proto) != o.Proto || TCPFlags(p.Flags) != o.Flags || p.TTL != o.TTL || p.Length != o.Payload ||
+			p.ICMPType != o.ICMPType || p.ICMPCode != o.ICMPCode || p.HasQuote != o.HasQuote ||
+			Quote(p.Quote.QuoteFlow) != o.Quoted) {
+			t.Fatalf("wire.Packet %+v, Decoder %+v", p, o)
 		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotObserved) {

@@ -42,6 +42,8 @@ type Observation struct {
 }
 
 // Quote is the IP and transport header quoted inside an ICMP error.
+// (Its fields are internal/wire's QuoteFlow, in the same order: Decode
+// has the decoder write them in place.)
 type Quote struct {
 	Src, Dst netip.Addr
 	SrcPort  uint16

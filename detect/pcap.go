@@ -29,7 +29,7 @@ type PcapSource struct {
 	pcap   *pcapReader
 	ng     *ngReader
 	link   LinkType
-	pkt    wire.Packet // decoded in place, packet after packet
+	pkt    wire.Header // decoded in place, packet after packet
 }
 
 var _ Source = (*PcapSource)(nil)
@@ -106,7 +106,7 @@ func (s *PcapSource) ReadObservation(o *Observation) error {
 	if err != nil {
 		return err
 	}
-	return observe(s.pkt.Decode(link, data), &s.pkt, ts, o)
+	return observeHeader(s.pkt.Decode(link, data), &s.pkt, ts, o)
 }
 
 // Close closes the file opened by OpenPcap; for NewPcapSource it does nothing.

@@ -598,7 +598,7 @@ func (s *rawPingSession) icmp(p *wire.Packet, r *Reply) bool {
 		// it, so the host is up (nmap's udp ping). Its source may be another
 		// address of that host (Linux answers for an AnyIP address of IPv6
 		// from an assigned one), so the quote names the target.
-		if !p.HasQuote || cl.Reason != result.PortUnreach || q.Proto != wire.ProtoUDP || q.Src != p.Dst ||
+		if !p.HasQuote || cl.Reason != result.PortUnreach || q.Proto != target.UDP || q.Src != p.Dst ||
 			q.SrcPort-pingUDPBase >= PingSourcePorts || !slices.Contains(s.p.cfg.UDPPorts, q.DstPort) {
 			s.ignored.Add(1)
 			return false

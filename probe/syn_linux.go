@@ -623,7 +623,7 @@ func (s *SYNSession) handle(r *wire.Packet, b []byte, now time.Time) {
 	case wire.ProtoICMP, wire.ProtoICMPv6:
 		q := &r.Quote
 		reason, ok := icmpReason(r.Proto == wire.ProtoICMPv6, r.ICMPType, r.ICMPCode)
-		if !ok || !r.HasQuote || q.Proto != wire.ProtoTCP || q.TransportLen < 8 || q.SrcPort-lo >= s.cfg.sourcePorts() {
+		if !ok || !r.HasQuote || q.Proto != target.TCP || q.TransportLen < 8 || q.SrcPort-lo >= s.cfg.sourcePorts() {
 			s.ignored.Add(1)
 			return
 		}

@@ -421,7 +421,7 @@ func (s *UDPSession) classify(r *wire.Packet, b []byte, now time.Time) (Reply, b
 		v6 := r.Proto == wire.ProtoICMPv6
 		q := &r.Quote
 		reason, ok := icmpReason(v6, r.ICMPType, r.ICMPCode)
-		if !ok || !r.HasQuote || q.Proto != wire.ProtoUDP || !q.HasPorts() || q.SrcPort-lo >= UDPSourcePorts {
+		if !ok || !r.HasQuote || q.Proto != target.UDP || !q.HasPorts() || q.SrcPort-lo >= UDPSourcePorts {
 			s.ignored.Add(1)
 			return Reply{}, false
 		}

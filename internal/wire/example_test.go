@@ -46,3 +46,23 @@ func ExamplePacket_DecodeNetwork() {
 	fmt.Println(err, p.ARPOp == wire.ARPRequest, p.Src, p.Dst, p.LinkAddr)
 	// Output: <nil> true 198.18.0.1 198.18.0.2 [2 0 0 0 0 1]
 }
+
+func ExampleHeader_DecodeQuote() {
+	// A port unreachable from 198.18.0.2 quoting a UDP probe to its port 53.
+	src, dst := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	quoted := ip4Header(8, src, dst)
+	quoted[9] = wire.ProtoUDP
+	quoted = append(quoted, 0xf0, 0x00, 0, 53, 0, 8, 0, 0) // UDP 61440 -> 53
+	icmp := append([]byte{3, 3, 0, 0, 0, 0, 0, 0}, quoted...)
+	b := append(ip4Header(len(icmp), dst, src), icmp...)
+
+	var h wire.Header // addresses, ports, ICMP type: all a detector reads
+	if err := h.Decode(wire.LinkIPv4, b); err != nil {
+		fmt.Println(err)
+		return
+	}
+	var f wire.QuoteFlow
+	ok := h.DecodeQuote(&f)
+	fmt.Println(h.Src, "->", h.Dst, h.ICMPClass().Reason, ok, f.Src, "->", f.Dst, f.Proto, f.SrcPort, f.DstPort)
+	// Output: 198.18.0.2 -> 198.18.0.1 port-unreach true 198.18.0.1 -> 198.18.0.2 udp 61440 53
+}

@@ -65,6 +65,28 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("reused Packet differs: %v %+v / %v %+v", err, p, err2, p2)
 			}
 		}
+		// Header.Decode, detect's fast path, fills Packet's Header, also
+		// after a packet that set every field; DecodeQuote the flow of
+		// Packet's Quote, into a QuoteFlow that held another.
+		for _, b := range before {
+			var h wire.Header
+			if e := h.Decode(b.link, b.b); e != nil {
+				t.Fatalf("seed packet: %v", e)
+			}
+			f := wire.QuoteFlow{Src: v6b, Dst: v6a, SrcPort: 1, DstPort: 2, Proto: 99}
+			herr := h.Decode(wire.LinkType(link), data)
+			if herr == nil && errors.Is(err, wire.ErrMalformed) && h.Proto == wire.ProtoICMPv6 && (h.ICMPType == 135 || h.ICMPType == 136) {
+				continue // a bad NDP body: Header reads no NDP field
+			}
+			if herr != err || string(h.Payload) != string(p.Payload) || !reflect.DeepEqual(withoutHeaderPayload(h), withoutHeaderPayload(p.Header)) {
+				t.Fatalf("Header differs: %v %+v / %v %+v", herr, h, err, p.Header)
+			}
+			if herr == nil && !h.IsARP() {
+				if ok := h.DecodeQuote(&f); ok != p.HasQuote || f != p.Quote.QuoteFlow {
+					t.Fatalf("DecodeQuote %v %+v, Packet %v %+v", ok, f, p.HasQuote, p.Quote)
+				}
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, wire.ErrMalformed) && !errors.Is(err, wire.ErrNotObserved) {
 				t.Fatalf("error %v wraps neither ErrMalformed nor ErrNotObserved", err)
@@ -155,4 +177,9 @@ func same(a, b *wire.Packet) bool {
 func withoutPayload(p wire.Packet) wire.Packet {
 	p.Payload = nil
 	return p
+}
+
+func withoutHeaderPayload(h wire.Header) wire.Header {
+	h.Payload = nil
+	return h
 }

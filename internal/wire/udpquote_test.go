@@ -8,6 +8,7 @@ import (
 
 	"github.com/portsense/portsense/internal/packet"
 	"github.com/portsense/portsense/internal/wire"
+	"github.com/portsense/portsense/target"
 )
 
 // An ICMP error quoting a raw UDP probe gives back the ports and the
@@ -21,7 +22,7 @@ func TestDecodeUDPQuote(t *testing.T) {
 	if err := p.DecodeIP(b); err != nil {
 		t.Fatal(err)
 	}
-	want := wire.Quote{Src: v4a, Dst: v4b, Proto: wire.ProtoUDP, TransportLen: 9, SrcPort: 61457, DstPort: 161, IPID: 0xbeef}
+	want := wire.Quote{QuoteFlow: wire.QuoteFlow{Src: v4a, Dst: v4b, Proto: target.UDP, SrcPort: 61457, DstPort: 161}, TransportLen: 9, IPID: 0xbeef}
 	if !p.HasQuote || p.Quote != want || p.ICMPClass().Reason.String() != "port-unreach" {
 		t.Fatalf("v4 quote %+v, class %v", p.Quote, p.ICMPClass())
 	}
@@ -31,7 +32,7 @@ func TestDecodeUDPQuote(t *testing.T) {
 	if err := p.DecodeIP(b); err != nil {
 		t.Fatal(err)
 	}
-	want = wire.Quote{Src: v6a, Dst: v6b, Proto: wire.ProtoUDP, TransportLen: 8, SrcPort: 61458, DstPort: 53, FlowLabel: 0x4beef}
+	want = wire.Quote{QuoteFlow: wire.QuoteFlow{Src: v6a, Dst: v6b, Proto: target.UDP, SrcPort: 61458, DstPort: 53}, TransportLen: 8, FlowLabel: 0x4beef}
 	if !p.HasQuote || p.Quote != want || p.ICMPClass().Reason.String() != "port-unreach" {
 		t.Fatalf("v6 quote %+v, class %v", p.Quote, p.ICMPClass())
 	}

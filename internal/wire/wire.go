@@ -5,6 +5,11 @@
 //
 // A Packet is a reusable value: Decode fills it in place from a buffer
 // without allocating and never keeps the buffer beyond the Payload slice.
+// Its Header (addresses, ports, flags, ICMP type, lengths) is what every
+// packet has; Header.Decode fills only that, by the same code, for
+// readers such as detect that need no more (a Header is a third of a
+// Packet), and Header.DecodeQuote reads an ICMP error's quoted flow on
+// demand.
 // The decoder reads
 //
 //   - link headers: Ethernet (with up to four 802.1Q/802.1ad tags), Linux
@@ -31,6 +36,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/portsense/portsense/target"
 )
 
 // LinkType is the link-layer framing of a buffer. The values are the
@@ -168,18 +175,28 @@ const (
 	maxVLANTags   = 4
 )
 
-// Packet is one decoded packet. No field leaks from an earlier Decode:
-// fields of layers the packet does not have are zero, and on error the
-// whole Packet is. (Decode overwrites what Decode wrote; a field set by
-// hand to a rarely used value may survive the next Decode.)
-type Packet struct {
-	// EtherType names the network layer: EtherTypeIPv4, EtherTypeIPv6 or
-	// EtherTypeARP.
-	EtherType uint16
-
+// Header is what every IP packet carries: the network header and the
+// transport header's common fields. Header.Decode fills only these, for
+// readers such as detect that need no more; Packet embeds a Header and
+// adds the rarely set fields. Decode writes every field on success and
+// clears the Header on error, so no field leaks from an earlier packet.
+type Header struct {
 	// Src and Dst are the IP addresses; for ARP the sender and target
 	// protocol addresses.
 	Src, Dst netip.Addr
+	// Payload is the transport payload present in the buffer (after the
+	// TCP/UDP header; for ICMP after the first 8 bytes, which for an error
+	// is the quoted packet), cut at the IP length. It aliases the buffer.
+	Payload []byte
+	// EtherType names the network layer: EtherTypeIPv4, EtherTypeIPv6 or
+	// EtherTypeARP.
+	EtherType uint16
+	// Length is the transport payload length the IP header announces
+	// (after the TCP/UDP header or the 8-byte ICMP header), even when a
+	// snap length cut the buffer. It saturates at 65535.
+	Length uint16
+	// SrcPort and DstPort are the TCP or UDP ports.
+	SrcPort, DstPort uint16
 	// TTL is the IPv4 TTL or IPv6 hop limit.
 	TTL uint8
 	// Proto is the upper-layer protocol after any IPv6 extension headers:
@@ -187,26 +204,37 @@ type Packet struct {
 	Proto uint8
 	// Fragment is true for the first fragment of a fragmented packet.
 	Fragment bool
-	// Length is the transport payload length the IP header announces
-	// (after the TCP/UDP header or the 8-byte ICMP header), even when a
-	// snap length cut the buffer. It saturates at 65535.
-	Length uint16
-	// Payload is the transport payload present in the buffer (after the
-	// TCP/UDP header; for ICMP after the first 8 bytes, which for an error
-	// is the quoted packet), cut at the IP length. It aliases the buffer.
-	Payload []byte
+	// Flags are the TCP flags (FlagSYN …).
+	Flags uint8
+	// ICMPType and ICMPCode are set for ICMP and ICMPv6.
+	ICMPType, ICMPCode uint8
 
-	// SrcPort and DstPort are the TCP or UDP ports.
-	SrcPort, DstPort uint16
-	// Seq, Ack, Flags and Window are the TCP header fields.
+	// The field order is part of the decode speed. A reader that copies
+	// two adjacent fields into two adjacent fields gets one wider load
+	// from the compiler, and a load that spans two narrower stores cannot
+	// be forwarded from the store buffer: it stalls for about as long as
+	// a whole TCP decode. So fields the decoder writes with separate
+	// stores are not neighbours here when they are in detect.Observation
+	// (Proto and Flags), and those that are (SrcPort and DstPort,
+	// ICMPType and ICMPCode) are always written with one store.
+}
+
+// Packet is one decoded packet: the Header and what rarer packets carry
+// (ICMP echo and timestamp fields, the quote of an ICMP error, ARP and
+// NDP). No field leaks from an earlier Decode: fields of layers the
+// packet does not have are zero, and on error the whole Packet is.
+// (Decode overwrites what Decode wrote; a field set by hand to a rarely
+// used value may survive the next Decode.)
+type Packet struct {
+	Header
+
+	// Seq, Ack and Window are the TCP sequence number, acknowledgement
+	// number and window.
 	Seq, Ack uint32
-	Flags    uint8
 	Window   uint16
 
-	// ICMPType and ICMPCode are set for ICMP and ICMPv6; ICMPID and
-	// ICMPSeq for echo and timestamp messages.
-	ICMPType, ICMPCode uint8
-	ICMPID, ICMPSeq    uint16
+	// ICMPID and ICMPSeq are set for echo and timestamp messages.
+	ICMPID, ICMPSeq uint16
 	// Originate, Receive and Transmit are the ICMP timestamp fields
 	// (milliseconds since midnight UT) of timestamp messages.
 	Originate, Receive, Transmit uint32
@@ -248,33 +276,41 @@ func (p *Packet) reset() { *p = Packet{} }
 
 // clearRare clears the rare fields the last Decode set.
 func (p *Packet) clearRare() {
-	if r := p.rare; r != 0 {
-		if r&rareICMP != 0 {
-			p.ICMPID, p.ICMPSeq = 0, 0
-			p.Originate, p.Receive, p.Transmit = 0, 0, 0
-		}
-		if r&rareQuote != 0 {
-			p.Quote, p.HasQuote = Quote{}, false
-		}
-		if r&rareLink != 0 {
-			p.ARPOp, p.LinkAddr, p.HasLinkAddr = 0, [6]byte{}, false
-			p.NDTarget, p.NDFlags = netip.Addr{}, 0
-		}
-		p.rare = 0
+	r := p.rare
+	if r&rareICMP != 0 {
+		p.ICMPID, p.ICMPSeq = 0, 0
+		p.Originate, p.Receive, p.Transmit = 0, 0, 0
 	}
+	if r&rareQuote != 0 {
+		p.Quote, p.HasQuote = Quote{}, false
+	}
+	if r&rareLink != 0 {
+		p.ARPOp, p.LinkAddr, p.HasLinkAddr = 0, [6]byte{}, false
+		p.NDTarget, p.NDFlags = netip.Addr{}, 0
+	}
+	p.rare = 0
+}
+
+// QuoteFlow names the flow of the packet an ICMP error quotes. Its
+// fields are those of detect.Quote, in the same order and of the same
+// types, so that detect decodes a quote straight into its Observation
+// (DecodeQuote through a pointer conversion), with no copy.
+type QuoteFlow struct {
+	Src, Dst netip.Addr
+	// SrcPort and DstPort are the quoted TCP or UDP ports (4 bytes); 0
+	// for other protocols.
+	SrcPort, DstPort uint16
+	// Proto is the quoted upper-layer protocol; 0 when IPv6 extension
+	// headers cut off by the quote hide it.
+	Proto target.Protocol
 }
 
 // Quote is the start of the packet an ICMP error quotes.
 type Quote struct {
-	Src, Dst netip.Addr
-	// Proto is the quoted upper-layer protocol; 0 when IPv6 extension
-	// headers cut off by the quote hide it.
-	Proto uint8
+	QuoteFlow
 	// TransportLen is how many bytes of the quoted transport header are
 	// present (0 for a quoted non-first fragment); fields beyond it are 0.
 	TransportLen uint16
-	// SrcPort and DstPort are the quoted TCP or UDP ports (4 bytes).
-	SrcPort, DstPort uint16
 	// Seq is the quoted TCP sequence number (8 bytes).
 	Seq uint32
 	// ICMPType, ICMPCode, ICMPID and ICMPSeq describe a quoted ICMP
@@ -290,26 +326,26 @@ type Quote struct {
 
 // HasPorts reports whether the quote holds TCP or UDP ports.
 func (q *Quote) HasPorts() bool {
-	return (q.Proto == ProtoTCP || q.Proto == ProtoUDP) && q.TransportLen >= 4
+	return (q.Proto == target.TCP || q.Proto == target.UDP) && q.TransportLen >= 4
 }
 
-// IsIPv4 reports whether p is an IPv4 packet.
-func (p *Packet) IsIPv4() bool { return p.EtherType == EtherTypeIPv4 }
+// IsIPv4 reports whether h is an IPv4 packet.
+func (h *Header) IsIPv4() bool { return h.EtherType == EtherTypeIPv4 }
 
-// IsIPv6 reports whether p is an IPv6 packet.
-func (p *Packet) IsIPv6() bool { return p.EtherType == EtherTypeIPv6 }
+// IsIPv6 reports whether h is an IPv6 packet.
+func (h *Header) IsIPv6() bool { return h.EtherType == EtherTypeIPv6 }
 
-// IsARP reports whether p is an ARP packet.
-func (p *Packet) IsARP() bool { return p.EtherType == EtherTypeARP }
+// IsARP reports whether h is an ARP packet.
+func (h *Header) IsARP() bool { return h.EtherType == EtherTypeARP }
 
 // ICMPClass classifies an ICMP or ICMPv6 packet with ClassifyICMP; for
 // other packets its Kind is ICMPUnknown.
-func (p *Packet) ICMPClass() ICMPClass {
-	switch p.Proto {
+func (h *Header) ICMPClass() ICMPClass {
+	switch h.Proto {
 	case ProtoICMP:
-		return ClassifyICMP(false, p.ICMPType, p.ICMPCode)
+		return ClassifyICMP(false, h.ICMPType, h.ICMPCode)
 	case ProtoICMPv6:
-		return ClassifyICMP(true, p.ICMPType, p.ICMPCode)
+		return ClassifyICMP(true, h.ICMPType, h.ICMPCode)
 	}
 	return ICMPClass{}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/portsense/portsense/internal/packet"
 	"github.com/portsense/portsense/internal/wire"
+	"github.com/portsense/portsense/target"
 )
 
 var (
@@ -101,7 +102,7 @@ func TestDecodeReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The SYN template puts the low half of the cookie into the IP ID.
-	want := wire.Quote{Src: v4a, Dst: v4b, Proto: wire.ProtoTCP, TransportLen: 8, SrcPort: 61440, DstPort: 25, Seq: 0xcafef00d, IPID: 0xf00d}
+	want := wire.Quote{QuoteFlow: wire.QuoteFlow{Src: v4a, Dst: v4b, Proto: target.TCP, SrcPort: 61440, DstPort: 25}, TransportLen: 8, Seq: 0xcafef00d, IPID: 0xf00d}
 	if p.Proto != wire.ProtoICMP || p.ICMPType != 3 || p.ICMPCode != 13 || !p.HasQuote || p.Quote != want || !p.Quote.HasPorts() {
 		t.Fatalf("ICMP decoded as %+v", p)
 	}
@@ -112,7 +113,7 @@ func TestDecodeReplies(t *testing.T) {
 	if err := p.DecodeIP(icmp6Unreach(t)); err != nil {
 		t.Fatal(err)
 	}
-	want = wire.Quote{Src: v6a, Dst: v6b, Proto: wire.ProtoTCP, TransportLen: 24, SrcPort: 61442, DstPort: 22, Seq: 0xcafef00d}
+	want = wire.Quote{QuoteFlow: wire.QuoteFlow{Src: v6a, Dst: v6b, Proto: target.TCP, SrcPort: 61442, DstPort: 22}, TransportLen: 24, Seq: 0xcafef00d}
 	if !p.IsIPv6() || p.Proto != wire.ProtoICMPv6 || p.ICMPType != 1 || p.ICMPCode != 1 || p.Quote != want ||
 		p.Src != netip.MustParseAddr("2001:db8:ff::1") || p.TTL != 57 {
 		t.Fatalf("ICMPv6 decoded as %+v", p)
@@ -253,7 +254,7 @@ func TestDecodeEcho(t *testing.T) {
 	// An unreachable quoting our echo request: host discovery matches it.
 	n := packet.ICMPEcho(b[:], v4a, v4b, 0x4242, 1, 64, nil)
 	un := serialize(t, ip4(layers.IPProtocolICMPv4, v4b, v4a), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 1)}, gopacket.Payload(b[:n]))
-	if err := p.DecodeIP(un); err != nil || !p.HasQuote || p.Quote.Proto != wire.ProtoICMP || p.Quote.ICMPType != 8 || p.Quote.ICMPID != 0x4242 {
+	if err := p.DecodeIP(un); err != nil || !p.HasQuote || p.Quote.Proto != target.ICMP || p.Quote.ICMPType != 8 || p.Quote.ICMPID != 0x4242 {
 		t.Fatalf("unreachable quoting echo: %v %+v", err, p)
 	}
 }
