@@ -198,13 +198,17 @@ func newConnectShard(cfg ConnectConfig, n int, deliver func(Reply)) (*connectSha
 	s := &connectShard{
 		cfg: cfg, deliver: deliver, limit: n, epfd: epfd, wakefd: wakefd, ep: ep, epRC: rc,
 		attempts: map[uint64]*attempt{}, nextID: 1, done: make(chan struct{}),
-		// Kept sockets are descriptors too: a quarter of the shard's
-		// budget at most. With a source address, every probe gets a new
-		// socket bound to it.
-		maxFree: min(maxFreeSockets, n/4),
+		// Kept sockets are descriptors too: an eighth of the shard's
+		// budget per family at most, so that attempts and kept sockets
+		// together stay within the open-file limit (the budget is three
+		// quarters of it).
+		maxFree: min(maxFreeSockets, n/8),
 		// A short queue: when the sender falls behind, Send waits, so the
 		// engine's clock for a probe starts close to its real send time.
 		work: make(chan []Probe, 2), spare: make(chan []Probe, 4),
+	}
+	if cfg.Source.IsValid() {
+		s.maxFree = 0 // every probe gets a new socket bound to the source
 	}
 	s.senders.Add(1)
 	go s.sender()
