@@ -198,10 +198,9 @@ func newConnectShard(cfg ConnectConfig, n int, deliver func(Reply)) (*connectSha
 	s := &connectShard{
 		cfg: cfg, deliver: deliver, limit: n, epfd: epfd, wakefd: wakefd, ep: ep, epRC: rc,
 		attempts: map[uint64]*attempt{}, nextID: 1, done: make(chan struct{}),
-		// Kept sockets are descriptors too: an eighth of the shard's
-		// budget per family at most, so that attempts and kept sockets
-		// together stay within the open-file limit (the budget is three
-		// quarters of it).
+		// Kept sockets are descriptors too: they count against the
+		// shard's budget with its attempts, and an eighth of it per
+		// family at most.
 		maxFree: min(maxFreeSockets, n/8),
 		// A short queue: when the sender falls behind, Send waits, so the
 		// engine's clock for a probe starts close to its real send time.
@@ -286,9 +285,12 @@ func (s *connectShard) start(p Probe) {
 		return
 	}
 	// The engine keeps the attempts within budget; should stragglers still
-	// fill it, the oldest attempt gives way.
-	for len(s.attempts) >= s.limit {
-		s.expireOldestLocked()
+	// fill it, a kept socket, else the oldest attempt, gives way. Kept
+	// sockets count: they hold descriptors too.
+	for len(s.attempts)+s.keptLocked() >= s.limit {
+		if !s.dropKeptLocked() {
+			s.expireOldestLocked()
+		}
 	}
 	a := &attempt{id: s.nextID, fd: fd, t: p.Target, try: p.Try, deadline: time.Now().Add(attemptTimeout(p))}
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT}
@@ -307,6 +309,20 @@ func (s *connectShard) start(p Probe) {
 	s.nextID++
 	s.attempts[a.id] = a
 	s.queue = append(s.queue, a)
+}
+
+func (s *connectShard) keptLocked() int { return len(s.free[0]) + len(s.free[1]) }
+
+// dropKeptLocked closes one kept socket, if there is one.
+func (s *connectShard) dropKeptLocked() bool {
+	for i, l := range s.free {
+		if len(l) > 0 {
+			unix.Close(l[len(l)-1])
+			s.free[i] = l[:len(l)-1]
+			return true
+		}
+	}
+	return false
 }
 
 // takeFree returns a kept socket of the family, if there is one.
@@ -355,7 +371,7 @@ func (s *connectShard) recycle(a *attempt) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.free[fam]) >= s.maxFree {
+	if s.closed || len(s.free[fam]) >= s.maxFree || len(s.attempts)+s.keptLocked() >= s.limit {
 		unix.Close(fd)
 		return
 	}
