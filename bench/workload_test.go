@@ -302,6 +302,6 @@ func workloads(b *benchLab, ours, dir string, quick bool) ([]workload, error) {
 		host: b.lossy, exp: vertical(b.lossy), tools: synVertical(b.lossy),
 	})
 	ws = append(ws, engineWorkloads(b, ours, dir, quick)...)
-	ws = append(ws, discoveryWorkload(b, ours, empty))
+	ws = append(ws, discoveryWorkload(b, ours, empty), discoveryMemoryWorkload(b, ours, quick))
 	return ws, nil
 }

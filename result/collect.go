@@ -44,6 +44,8 @@ func (e *portEntry) result(a netip.Addr) Result {
 
 func (e *portEntry) port() target.Port { return target.Port{Proto: e.proto, Num: e.num} }
 
+// hostAgg is what each gathers on one host: its folded verdict and its
+// ports. In the collector's map it holds the ports kept in memory.
 type hostAgg struct {
 	host    Host
 	hasHost bool
@@ -52,17 +54,26 @@ type hostAgg struct {
 
 // collector buffers a stream for the writers that must see every record
 // before writing (they sort, count and summarise). Port verdicts go to a
-// compact buffer that spills to disk past spillChunk records (spill.go);
-// host verdicts, and port verdicts that carry service information or a
-// zoned address, stay in memory.
+// compact buffer that spills to disk past spillChunk records (spill.go),
+// host verdicts to one that spills past hostSpillChunk (spill_host.go);
+// port verdicts that carry service information or a zoned address stay
+// in memory.
 type collector struct {
 	mu     sync.Mutex
-	hosts  map[netip.Addr]*hostAgg
+	hosts  map[netip.Addr]*hostAgg // ports kept in memory, by host
 	recs   []rec
-	spill  *spillFile
+	spill  *spillFile[rec]
 	err    error // the first spill error: every later write returns it
 	closed bool
 	chunk  int // records buffered before a spill; 0 means spillChunk (tests lower it)
+
+	hrecs  []hrec // host verdicts not yet spilled
+	hspill *spillFile[hrec]
+	hchunk int // host verdicts buffered before a spill; 0 means hostSpillChunk
+	hcodec *codec[hrec]
+	hseq   uint64      // arrival number of the next host verdict
+	zones  []string    // interned zones of host addresses
+	hextra []hostExtra // warnings and long MACs of host verdicts
 
 	first, last time.Time
 	seen        map[target.Protocol]*[65536 / 64]uint64 // ports seen per protocol
@@ -139,18 +150,21 @@ func (c *collector) addResult(r Result) error {
 // spillLocked writes the buffered records to disk as a sorted run.
 func (c *collector) spillLocked() error {
 	if c.spill == nil {
-		f, err := newSpillFile()
+		f, err := newSpillFile(recCodec)
 		if err != nil {
 			return err
 		}
 		c.spill = f
 	}
-	sortRecs(c.recs)
+	sortRecs(recCodec, c.recs)
 	err := c.spill.write(c.recs)
 	c.recs = c.recs[:0]
 	return err
 }
 
+// addHost buffers a host verdict. Verdicts on the same host are folded
+// on Close, in the order they came (foldHost). Every verdict's time counts
+// for the run's first and last record time, also one that loses the fold.
 func (c *collector) addHost(h Host) error {
 	if !h.Addr.IsValid() {
 		return errNoAddr
@@ -160,27 +174,34 @@ func (c *collector) addHost(h Host) error {
 	if c.closed {
 		return ErrClosed
 	}
-	a := c.agg(h.Addr)
-	if a.hasHost {
-		if h.MoreInformative(a.host) {
-			h.Warnings = unionStrings(slices.Clone(h.Warnings), a.host.Warnings)
-			if len(h.MAC) == 0 {
-				h.MAC = a.host.MAC
-			}
-		} else {
-			a.host.Warnings = unionStrings(a.host.Warnings, h.Warnings)
-			if len(a.host.MAC) == 0 {
-				a.host.MAC = h.MAC
-			}
-			return nil
-		}
+	if c.err != nil {
+		return c.err
 	}
-	if !a.hasHost {
-		h.Warnings = slices.Clone(h.Warnings) // later merges append to it
-	}
-	a.host, a.hasHost = h, true
 	c.noteTime(h.Time)
-	return nil
+	if c.hrecs == nil {
+		c.hrecs = make([]hrec, 0, 64)
+	}
+	c.hrecs = append(c.hrecs, c.hrecOf(&h))
+	if chunk := c.hchunk; len(c.hrecs) >= hostSpillChunk || chunk > 0 && len(c.hrecs) >= chunk {
+		c.err = c.spillHostsLocked()
+	}
+	return c.err
+}
+
+// spillHostsLocked writes the buffered host verdicts to disk as a run.
+func (c *collector) spillHostsLocked() error {
+	hc := c.hostCodec()
+	if c.hspill == nil {
+		f, err := newSpillFile(hc)
+		if err != nil {
+			return err
+		}
+		c.hspill = f
+	}
+	sortRecs(hc, c.hrecs)
+	err := c.hspill.write(c.hrecs)
+	c.hrecs = c.hrecs[:0]
+	return err
 }
 
 // close marks the collector closed and reports whether it was open.
@@ -259,7 +280,11 @@ func (s *summary) each(fn func(v *hostView)) error {
 			c.spill.release()
 			c.spill = nil
 		}
-		c.recs, c.hosts = nil, nil
+		if c.hspill != nil {
+			c.hspill.release()
+			c.hspill = nil
+		}
+		c.recs, c.hosts, c.hrecs, c.hextra = nil, nil, nil, nil
 	}()
 	if c.err != nil {
 		return c.err
@@ -269,36 +294,61 @@ func (s *summary) each(fn func(v *hostView)) error {
 		addrs = append(addrs, a)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
-	sortRecs(c.recs)
-	src := []recReader{&sliceReader{rs: c.recs}}
+	sortRecs(recCodec, c.recs)
+	src := []recReader[rec]{&sliceReader[rec]{rs: c.recs}}
 	if c.spill != nil {
 		src = append(src, c.spill.readers(c.spill.runs)...)
 	}
-	m, err := newMerger(src)
+	m, err := newMerger(recCodec, src)
+	if err != nil {
+		return err
+	}
+	hc := c.hostCodec()
+	sortRecs(hc, c.hrecs)
+	hsrc := []recReader[hrec]{&sliceReader[hrec]{rs: c.hrecs}}
+	if c.hspill != nil {
+		hsrc = append(hsrc, c.hspill.readers(c.hspill.runs)...)
+	}
+	hm, err := newMerger(hc, hsrc)
 	if err != nil {
 		return err
 	}
 	var ports []portEntry
 	for i := 0; ; {
 		x := m.peek()
+		y := hm.peek()
+		// The next host is the least address of the three sources.
 		var a netip.Addr
-		switch {
-		case x == nil && i == len(addrs):
-			return nil
-		case x == nil:
-			a = addrs[i]
-		case i == len(addrs):
-			a = x.addr()
-		default:
-			a = x.addr()
-			if addrs[i].Compare(a) < 0 {
-				a = addrs[i]
+		have := false
+		if x != nil {
+			a, have = x.addr(), true
+		}
+		if i < len(addrs) && (!have || addrs[i].Compare(a) < 0) {
+			a, have = addrs[i], true
+		}
+		if y != nil {
+			if b := c.hostAddr(y); !have || b.Compare(a) < 0 {
+				a, have = b, true
 			}
+		}
+		if !have {
+			return nil
 		}
 		agg := hostAgg{}
 		if i < len(addrs) && addrs[i] == a {
 			agg = *c.hosts[a]
 			i++
+		}
+		if y != nil && c.hostAddr(y) == a {
+			first := *y
+			for y != nil && y.sameAddr(&first) {
+				foldHost(&agg.host, agg.hasHost, c.host(y))
+				agg.hasHost = true
+				if err := hm.pop(); err != nil {
+					return err
+				}
+				y = hm.peek()
+			}
 		}
 		ports = append(ports[:0], agg.ports...)
 		if x != nil && x.addr() == a {

@@ -2,8 +2,11 @@ package result
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/portsense/portsense/target"
@@ -44,5 +47,41 @@ func TestCollectorBoundedInMemory(t *testing.T) {
 	}
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A buffering writer holds at most hostSpillChunk host verdicts in memory,
+// and nothing else per host: a ping sweep of any size stays bounded.
+func TestCollectorBoundedHosts(t *testing.T) {
+	var out bytes.Buffer
+	x := NewXMLWriter(&out, RunInfo{})
+	const n = 3*hostSpillChunk + 5
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		h := Host{Addr: a, State: HostDown, Reason: NoResponse}
+		if i%2 == 0 {
+			h.State, h.Reason, h.MAC = HostUp, ARPResponse, net.HardwareAddr{2, 0, 0, 0, byte(i >> 8), byte(i)}
+		}
+		if err := x.WriteHost(h); err != nil {
+			t.Fatal(err)
+		}
+		if m := len(x.c.hrecs); m > hostSpillChunk {
+			t.Fatalf("%d host verdicts in memory", m)
+		}
+		if len(x.c.hosts) != 0 || len(x.c.hextra) != 0 {
+			t.Fatalf("state per host: %d entries, %d extras", len(x.c.hosts), len(x.c.hextra))
+		}
+	}
+	if x.c.hspill == nil || len(x.c.hspill.runs) != 3 {
+		t.Fatalf("want 3 runs of host verdicts on disk, got %+v", x.c.hspill)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out.String(), "<host>"); got != n {
+		t.Errorf("%d hosts in the document, want %d", got, n)
+	}
+	if want := fmt.Sprintf(`<hosts up="%d" down="%d" total="%d"/>`, (n+1)/2, n/2, n); !strings.Contains(out.String(), want) {
+		t.Errorf("wrong host counts: %s", out.String()[max(0, out.Len()-200):])
 	}
 }

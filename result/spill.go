@@ -117,6 +117,19 @@ func (x *rec) decode(b []byte) {
 	x.is4 = b[38] == 1
 }
 
+// codec says how one kind of record is kept on disk and ordered: port
+// verdicts (rec) and host verdicts (hrec) each have one.
+type codec[T any] struct {
+	size int // bytes of an encoded record
+	enc  func(x *T, b []byte)
+	dec  func(x *T, b []byte)
+	cmp  func(x, y *T) int
+	sort func(rs []T) // sorts by cmp (a direct call: a func value would make each pair escape)
+}
+
+var recCodec = &codec[rec]{size: recSize, enc: (*rec).encode, dec: (*rec).decode, cmp: cmpRec,
+	sort: func(rs []rec) { slices.SortFunc(rs, func(x, y rec) int { return cmpRec(&x, &y) }) }}
+
 // spillRun is a sorted stretch of records in the spill file.
 type spillRun struct {
 	off, n int64 // byte offset and record count
@@ -125,19 +138,20 @@ type spillRun struct {
 
 // spillFile holds the runs of one collector in one temporary file, removed
 // as soon as it is made (where the OS allows) and closed by release.
-type spillFile struct {
+type spillFile[T any] struct {
+	c    *codec[T]
 	f    *os.File
 	name string
 	end  int64
 	runs []spillRun
 }
 
-func newSpillFile() (*spillFile, error) {
+func newSpillFile[T any](c *codec[T]) (*spillFile[T], error) {
 	f, err := os.CreateTemp("", "portsense-results-*")
 	if err != nil {
 		return nil, fmt.Errorf("result: buffering results on disk: %w", err)
 	}
-	s := &spillFile{f: f, name: f.Name()}
+	s := &spillFile[T]{c: c, f: f, name: f.Name()}
 	if os.Remove(f.Name()) == nil {
 		s.name = "" // gone already; the data lives until the file is closed
 	}
@@ -145,8 +159,8 @@ func newSpillFile() (*spillFile, error) {
 }
 
 // write appends sorted records as a run of level 0, then merges full levels.
-func (s *spillFile) write(rs []rec) error {
-	if err := s.appendRun(0, int64(len(rs)), func(emit func(*rec) error) error {
+func (s *spillFile[T]) write(rs []T) error {
+	if err := s.appendRun(0, int64(len(rs)), func(emit func(*T) error) error {
 		for i := range rs {
 			if err := emit(&rs[i]); err != nil {
 				return err
@@ -174,8 +188,8 @@ func (s *spillFile) write(rs []rec) error {
 			n += r.n
 		}
 		s.runs = rest
-		if err := s.appendRun(level+1, n, func(emit func(*rec) error) error {
-			return mergeRuns(s.readers(same), emit)
+		if err := s.appendRun(level+1, n, func(emit func(*T) error) error {
+			return mergeRuns(s.c, s.readers(same), emit)
 		}); err != nil {
 			return err
 		}
@@ -183,14 +197,14 @@ func (s *spillFile) write(rs []rec) error {
 }
 
 // appendRun writes n records produced by fill at the end of the file.
-func (s *spillFile) appendRun(level int, n int64, fill func(emit func(*rec) error) error) error {
+func (s *spillFile[T]) appendRun(level int, n int64, fill func(emit func(*T) error) error) error {
 	w := bufio.NewWriterSize(io.NewOffsetWriter(s.f, s.end), 64<<10)
-	var buf [recSize]byte
+	buf := make([]byte, s.c.size)
 	var wrote int64
-	err := fill(func(x *rec) error {
-		x.encode(buf[:])
+	err := fill(func(x *T) error {
+		s.c.enc(x, buf)
 		wrote++
-		_, err := w.Write(buf[:])
+		_, err := w.Write(buf)
 		return err
 	})
 	if err == nil {
@@ -203,20 +217,21 @@ func (s *spillFile) appendRun(level int, n int64, fill func(emit func(*rec) erro
 		return fmt.Errorf("result: buffering results on disk: %w", err)
 	}
 	s.runs = append(s.runs, spillRun{off: s.end, n: n, level: level})
-	s.end += n * recSize
+	s.end += n * int64(s.c.size)
 	return nil
 }
 
-func (s *spillFile) readers(runs []spillRun) []recReader {
-	out := make([]recReader, 0, len(runs))
+func (s *spillFile[T]) readers(runs []spillRun) []recReader[T] {
+	out := make([]recReader[T], 0, len(runs))
 	size := max(4<<10, min(64<<10, (1<<20)/max(len(runs), 1)))
+	sz := int64(s.c.size)
 	for _, r := range runs {
-		out = append(out, &runReader{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.n*recSize), size), left: r.n})
+		out = append(out, &runReader[T]{c: s.c, r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.n*sz), size), left: r.n, buf: make([]byte, sz)})
 	}
 	return out
 }
 
-func (s *spillFile) release() {
+func (s *spillFile[T]) release() {
 	s.f.Close()
 	if s.name != "" {
 		os.Remove(s.name)
@@ -224,35 +239,36 @@ func (s *spillFile) release() {
 }
 
 // recReader yields sorted records.
-type recReader interface {
-	next(x *rec) (bool, error)
+type recReader[T any] interface {
+	next(x *T) (bool, error)
 }
 
-type runReader struct {
+type runReader[T any] struct {
+	c    *codec[T]
 	r    *bufio.Reader
 	left int64
-	buf  [recSize]byte
+	buf  []byte
 }
 
-func (r *runReader) next(x *rec) (bool, error) {
+func (r *runReader[T]) next(x *T) (bool, error) {
 	if r.left == 0 {
 		return false, nil
 	}
-	if _, err := io.ReadFull(r.r, r.buf[:]); err != nil {
+	if _, err := io.ReadFull(r.r, r.buf); err != nil {
 		return false, fmt.Errorf("result: reading buffered results: %w", err)
 	}
 	r.left--
-	x.decode(r.buf[:])
+	r.c.dec(x, r.buf)
 	return true, nil
 }
 
 // sliceReader yields the records of a sorted slice.
-type sliceReader struct {
-	rs []rec
+type sliceReader[T any] struct {
+	rs []T
 	i  int
 }
 
-func (r *sliceReader) next(x *rec) (bool, error) {
+func (r *sliceReader[T]) next(x *T) (bool, error) {
 	if r.i >= len(r.rs) {
 		return false, nil
 	}
@@ -263,14 +279,15 @@ func (r *sliceReader) next(x *rec) (bool, error) {
 
 // merger merges sorted readers into one sorted stream (a small binary
 // heap of the readers' heads).
-type merger struct {
-	src  []recReader
-	head []rec
+type merger[T any] struct {
+	c    *codec[T]
+	src  []recReader[T]
+	head []T
 	heap []int // indexes into src, ordered by head
 }
 
-func newMerger(src []recReader) (*merger, error) {
-	m := &merger{src: src, head: make([]rec, len(src))}
+func newMerger[T any](c *codec[T], src []recReader[T]) (*merger[T], error) {
+	m := &merger[T]{c: c, src: src, head: make([]T, len(src))}
 	for i, r := range src {
 		ok, err := r.next(&m.head[i])
 		if err != nil {
@@ -283,11 +300,11 @@ func newMerger(src []recReader) (*merger, error) {
 	return m, nil
 }
 
-func (m *merger) less(a, b int) bool {
-	return cmpRec(&m.head[m.heap[a]], &m.head[m.heap[b]]) < 0
+func (m *merger[T]) less(a, b int) bool {
+	return m.c.cmp(&m.head[m.heap[a]], &m.head[m.heap[b]]) < 0
 }
 
-func (m *merger) push(i int) {
+func (m *merger[T]) push(i int) {
 	m.heap = append(m.heap, i)
 	for j := len(m.heap) - 1; j > 0; {
 		p := (j - 1) / 2
@@ -299,7 +316,7 @@ func (m *merger) push(i int) {
 	}
 }
 
-func (m *merger) down() {
+func (m *merger[T]) down() {
 	n := len(m.heap)
 	for j := 0; ; {
 		l, r, s := 2*j+1, 2*j+2, j
@@ -318,7 +335,7 @@ func (m *merger) down() {
 }
 
 // peek returns the smallest head, or nil at the end.
-func (m *merger) peek() *rec {
+func (m *merger[T]) peek() *T {
 	if len(m.heap) == 0 {
 		return nil
 	}
@@ -326,7 +343,7 @@ func (m *merger) peek() *rec {
 }
 
 // pop drops the smallest head, reading the next record of its reader.
-func (m *merger) pop() error {
+func (m *merger[T]) pop() error {
 	i := m.heap[0]
 	ok, err := m.src[i].next(&m.head[i])
 	if err != nil {
@@ -341,8 +358,8 @@ func (m *merger) pop() error {
 	return nil
 }
 
-func mergeRuns(src []recReader, emit func(*rec) error) error {
-	m, err := newMerger(src)
+func mergeRuns[T any](c *codec[T], src []recReader[T], emit func(*T) error) error {
+	m, err := newMerger(c, src)
 	if err != nil {
 		return err
 	}
@@ -358,6 +375,4 @@ func mergeRuns(src []recReader, emit func(*rec) error) error {
 }
 
 // sortRecs sorts records for a run.
-func sortRecs(rs []rec) {
-	slices.SortFunc(rs, func(x, y rec) int { return cmpRec(&x, &y) })
-}
+func sortRecs[T any](c *codec[T], rs []T) { c.sort(rs) }

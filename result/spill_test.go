@@ -2,7 +2,9 @@ package result
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -47,7 +49,46 @@ func spillResults(n int) ([]Result, []Host) {
 		{Addr: netip.MustParseAddr("198.18.1.7"), State: HostUp, Reason: EchoReply, ReplyTTL: 64, Time: t0},
 		{Addr: netip.MustParseAddr("198.18.2.250"), State: HostDown, Reason: NoResponse, Time: t0},
 		{Addr: netip.MustParseAddr("2001:db8::3"), State: HostUp, Reason: SynAck, Warnings: []string{"syn-proxy"}, Time: t0},
+		{Addr: netip.MustParseAddr("fe80::1%veth1"), State: HostUp, Reason: NDResponse, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Time: t0},
+		{Addr: netip.MustParseAddr("fe80::1%eth0"), State: HostUp, Reason: NDResponse, Time: t0},
+		{Addr: netip.MustParseAddr("fe80::1"), State: HostDown, Reason: NoResponse, Time: t0},
 	}
+	// Several verdicts on most hosts, in random order: the fold depends on
+	// the order they come in.
+	hreasons := []Reason{EchoReply, SynAck, Reset, ARPResponse, NoResponse, UserSet}
+	for i := range n / 2 {
+		h := Host{Time: t0.Add(time.Duration(r.IntN(n)) * time.Millisecond), RTT: time.Duration(r.IntN(900)) * time.Microsecond}
+		if r.IntN(5) == 0 {
+			h.Addr = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(r.IntN(2)), 15: byte(r.IntN(80))})
+		} else {
+			h.Addr = netip.AddrFrom4([4]byte{198, 18, byte(r.IntN(4)), byte(r.IntN(250))})
+		}
+		switch r.IntN(3) {
+		case 0:
+			h.State = HostDown
+		case 1:
+			h.State = HostUp
+		}
+		h.Reason = hreasons[r.IntN(len(hreasons))]
+		h.ReplyTTL = uint8(r.IntN(2) * 64)
+		switch r.IntN(8) {
+		case 0:
+			h.MAC = net.HardwareAddr{2, 0, 0, 0, byte(i >> 8), byte(i)}
+		case 1:
+			h.MAC = make(net.HardwareAddr, 20) // IPoIB: kept aside
+			h.MAC[19] = byte(i)
+		case 2:
+			h.Warnings = []string{fmt.Sprintf("note %d", r.IntN(3))}
+		}
+		if r.IntN(3) == 0 {
+			h.Time = time.Time{}
+		}
+		hosts = append(hosts, h)
+	}
+	// A zoned port: kept in memory, it must interleave with the spilled
+	// host verdicts of the same and neighbouring addresses.
+	rs = append(rs, Result{AddrPort: netip.MustParseAddrPort("[fe80::1%eth0]:22"), Proto: target.TCP,
+		State: Open, Reason: SynAck, Time: t0})
 	return rs, hosts
 }
 
@@ -72,12 +113,24 @@ func TestSpillSameOutput(t *testing.T) {
 			return tw, &tw.c
 		},
 	}
+	wmc := func(w Writer) *collector {
+		switch w := w.(type) {
+		case *XMLWriter:
+			return &w.c
+		case *GrepWriter:
+			return &w.c
+		case *TableWriter:
+			return &w.c
+		}
+		panic("unknown writer")
+	}
 	for name, mkw := range writers {
 		t.Run(name, func(t *testing.T) {
 			var mem, disk bytes.Buffer
 			wm, _ := mkw(&mem)
 			wd, cd := mkw(&disk)
-			cd.chunk = 7 // 5000 records: hundreds of runs, three merge levels
+			cd.chunk = 7  // 5000 records: hundreds of runs, three merge levels
+			cd.hchunk = 3 // 2500 host verdicts: the same
 			for i, r := range rs {
 				if err := wm.WriteResult(r); err != nil {
 					t.Fatal(err)
@@ -85,22 +138,32 @@ func TestSpillSameOutput(t *testing.T) {
 				if err := wd.WriteResult(r); err != nil {
 					t.Fatal(err)
 				}
-				if i == len(rs)/2 {
-					for _, h := range hosts {
-						wm.WriteHost(h)
-						wd.WriteHost(h)
+				if i%2 == 0 && i/2 < len(hosts) {
+					if err := wm.WriteHost(hosts[i/2]); err != nil {
+						t.Fatal(err)
+					}
+					if err := wd.WriteHost(hosts[i/2]); err != nil {
+						t.Fatal(err)
 					}
 				}
+			}
+			if cm := wmc(wm); cm.spill != nil || cm.hspill != nil {
+				t.Fatal("the in-memory writer spilled")
 			}
 			if cd.spill == nil || len(cd.spill.runs) < 2 {
 				t.Fatalf("no spill: %+v", cd.spill)
 			}
-			levels := map[int]bool{}
-			for _, r := range cd.spill.runs {
-				levels[r.level] = true
+			if cd.hspill == nil || len(cd.hspill.runs) < 2 {
+				t.Fatalf("no host spill: %+v", cd.hspill)
 			}
-			if !levels[2] {
-				t.Errorf("runs %v: want merges up to level 2", cd.spill.runs)
+			for _, runs := range [][]spillRun{cd.spill.runs, cd.hspill.runs} {
+				levels := map[int]bool{}
+				for _, r := range runs {
+					levels[r.level] = true
+				}
+				if !levels[2] {
+					t.Errorf("runs %v: want merges up to level 2", runs)
+				}
 			}
 			if err := wm.Close(); err != nil {
 				t.Fatal(err)
@@ -154,4 +217,21 @@ func BenchmarkXMLWriterSpill(b *testing.B) {
 		x.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/result")
+}
+
+// BenchmarkXMLWriterHostSpill measures a large ping sweep through the XML
+// writer: the host verdicts go to disk and come back merged.
+func BenchmarkXMLWriterHostSpill(b *testing.B) {
+	b.ReportAllocs()
+	t0 := time.Unix(1796289000, 0)
+	const n = 100_000
+	for b.Loop() {
+		x := NewXMLWriter(&bytes.Buffer{}, RunInfo{Start: t0, End: t0})
+		for i := range n {
+			a := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
+			x.WriteHost(Host{Addr: a, State: HostUp, Reason: EchoReply, ReplyTTL: 64, Time: t0})
+		}
+		x.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/host")
 }
