@@ -76,6 +76,7 @@ type engine struct {
 	it       *target.Iter
 	scan     *Scan
 	sessions map[target.Protocol]*session
+	byProto  [256]*session // the same, for the per-probe paths (no hashing)
 	replies  chan probe.Reply
 	stop     chan struct{}
 
@@ -183,6 +184,7 @@ func newEngine(ctx context.Context, s *Scanner, space *target.Space, it *target.
 		st, rs := pr.Silence()
 		f, _ := ps.(probe.Flusher)
 		e.sessions[proto] = &session{prober: pr, sess: ps, flusher: f, silence: st, reason: rs}
+		e.byProto[proto] = e.sessions[proto]
 	}
 	e.mayHold = p.maxRetries > 0 || e.sessions[target.UDP] != nil
 	e.st = Stats{Start: e.start, Total: it.Len(), Done: e.startPos, Resumed: e.startPos, Position: e.startPos}
@@ -376,7 +378,7 @@ func (e *engine) blockSpan() uint32 {
 // sendFirst sends the first try of t, at position pos, recording it in the
 // ledger.
 func (e *engine) sendFirst(ctx context.Context, t target.Target, pos uint64, now time.Time) error {
-	s := e.sessions[t.Port.Proto]
+	s := e.byProto[t.Port.Proto]
 	if s == nil {
 		return fmt.Errorf("scanner: no prober for %s (target %s)", t.Port.Proto, t)
 	}
@@ -489,7 +491,7 @@ func (e *engine) popRetry() (queued, bool) {
 }
 
 func (e *engine) send(ctx context.Context, ent *entry, tg target.Target, t time.Time) error {
-	s := e.sessions[tg.Port.Proto]
+	s := e.byProto[tg.Port.Proto]
 	if s == nil {
 		return fmt.Errorf("scanner: no prober for %s (target %s)", tg.Port.Proto, tg)
 	}
@@ -606,7 +608,7 @@ func (e *engine) expireFirst(ctx context.Context, now time.Time, mnow uint32, to
 // sent) met silence.
 func (e *engine) silentFirst(ctx context.Context, pos uint64, sent uint32, now time.Time) error {
 	tg := e.it.At(pos)
-	s := e.sessions[tg.Port.Proto]
+	s := e.byProto[tg.Port.Proto]
 	if e.allowedTries() <= 1 && (e.limits == nil || !udpLimitable(tg)) {
 		if e.hostTimedOut(tg.Addr, now) {
 			e.skip(tg.Addr, now)
@@ -755,6 +757,11 @@ func (e *engine) finishPos(ctx context.Context, pos uint64, r result.Result) err
 
 func (e *engine) deliver(ctx context.Context, pos uint64, r result.Result) error {
 	e.proxyCheck(r)
+	select { // the usual case, without the cost of a two-way select
+	case e.scan.results <- r:
+		return nil
+	default:
+	}
 	select {
 	case e.scan.results <- r:
 		return nil
