@@ -3,7 +3,6 @@ package scanner
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,7 +83,9 @@ func TestLedgerBlocks(t *testing.T) {
 
 // patternNet answers the probes of a pattern of targets: answer decides,
 // per target and try, whether a reply comes (state(t) says which); dup
-// sends every reply twice.
+// sends every reply twice. Replies are delivered from Send itself,
+// stamped delay after it, so that no reply is late however slow the
+// machine (a timer goroutine can wait for a CPU longer than a timeout).
 type patternNet struct {
 	state  func(target.Target) result.State
 	answer func(t target.Target, try int) bool
@@ -104,8 +105,6 @@ func (f *patternNet) Open(ctx context.Context, deliver func(probe.Reply)) (probe
 type patternSession struct {
 	net     *patternNet
 	deliver func(probe.Reply)
-	wg      sync.WaitGroup
-	closed  atomic.Bool
 }
 
 func (s *patternSession) Send(p probe.Probe) error {
@@ -119,30 +118,15 @@ func (s *patternSession) Send(p probe.Probe) error {
 	if st == result.Closed {
 		reason = result.Reset
 	}
-	r := probe.Reply{Target: p.Target, Try: p.Try, State: st, Reason: reason, ReplyTTL: 64}
-	n := 1
+	r := probe.Reply{Target: p.Target, Try: p.Try, State: st, Reason: reason, ReplyTTL: 64, Time: time.Now().Add(f.delay)}
+	s.deliver(r)
 	if f.dup {
-		n = 2
+		s.deliver(r)
 	}
-	s.wg.Add(1)
-	time.AfterFunc(f.delay, func() {
-		defer s.wg.Done()
-		for range n {
-			if s.closed.Load() {
-				return
-			}
-			r.Time = time.Now()
-			s.deliver(r)
-		}
-	})
 	return nil
 }
 
-func (s *patternSession) Close() error {
-	s.closed.Store(true)
-	s.wg.Wait()
-	return nil
-}
+func (s *patternSession) Close() error { return nil }
 
 // hash is a fixed pseudorandom function of a target, for patterns.
 func hash(t target.Target) uint64 {
@@ -189,8 +173,7 @@ func TestLedgerVerdicts(t *testing.T) {
 			for k := range shards {
 				s, err := New(net, WithOrder(target.IterConfig{Seed: 7, Shard: k, Shards: tc.shards}),
 					WithMaxRetries(tc.retries), WithMinRetries(tc.retries), WithMinRate(1e6),
-					// Long enough that a reply is never late, even under -race.
-					WithRTTTimeouts(300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond))
+					WithRTTTimeouts(50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond))
 				require.NoError(t, err)
 				sc, err := s.Start(context.Background(), sp)
 				require.NoError(t, err)
