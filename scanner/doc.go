@@ -35,8 +35,10 @@
 // replies (half a byte per probe in flight). A reply finds its position
 // with target.Iter.PosOf, which inverts the probe order, so no map keyed
 // by target is hashed. Only a silent first try that will be retransmitted
-// (or paced, for UDP) gets an entry: 48 bytes, recycled (no allocation per
-// probe once the scan runs), found by position in a ring; queues are FIFOs
+// gets an entry (a scan with a UDP prober, whose ICMP pacing needs
+// per-target state, gives every target one): 48 bytes, recycled (no
+// allocation per probe once the scan runs), found by position in a ring;
+// queues are FIFOs
 // in send order (every probe waits the same timeout, so send order is
 // deadline order), and the target order comes from target.Iter, which
 // needs O(1) memory however large the space. When silent targets may be
