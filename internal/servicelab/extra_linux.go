@@ -117,7 +117,12 @@ func StartExtra(t testing.TB, h *netlab.Host) []Expect {
 		case "gunicorn":
 			writeConf(t, dir, "labapp.py", "def app(environ, start_response):\n"+
 				"    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'portsense lab\\n']\n")
-			start(t, h, bin(t, "gunicorn"), "--chdir", dir, "--bind", "0.0.0.0:"+p, "--workers", "1", "labapp:app")
+			// One sync worker serves one connection at a time: a probe then
+			// waits behind the NULL probe's idle connection, and under load
+			// past the port's budget (seen once in a -race run). Threads
+			// let it serve the probes side by side.
+			start(t, h, bin(t, "gunicorn"), "--chdir", dir, "--bind", "0.0.0.0:"+p, "--workers", "1",
+				"--worker-class", "gthread", "--threads", "8", "labapp:app")
 			// gunicorn 20 sends "Server: gunicorn" without its version.
 			e.Service, e.Product = "http", "Gunicorn"
 		case "caddy":
