@@ -28,14 +28,24 @@
 //     an optional floor (WithMinRate), a delay between probes
 //     (WithScanDelay) and a per-host timeout (WithHostTimeout).
 //
-// In-flight state is O(window), never O(targets): 48-byte entries are
-// recycled (no allocation per probe once the scan runs), a reply finds its
-// entry by position in a ring (target.Iter.PosOf inverts the probe order,
-// so no map keyed by target is hashed), queues are FIFOs in send order
-// (every probe waits the same timeout, so send order is deadline order),
-// and the target order comes from target.Iter, which needs O(1) memory
-// however large the space. At most 131,072 targets are in flight, whatever
-// WithMinRate asks, which bounds the engine near 10 MiB.
+// In-flight state is O(window), never O(targets). A first try needs no
+// per-target state: targets are sent in position order, so a ledger of
+// blocks of up to 64 consecutive positions, each with its send time and a
+// bitmap of the positions resolved, times them out and matches their
+// replies (half a byte per probe in flight). A reply finds its position
+// with target.Iter.PosOf, which inverts the probe order, so no map keyed
+// by target is hashed. Only a silent first try that will be retransmitted
+// gets an entry (a scan with a UDP prober, whose ICMP pacing needs
+// per-target state, gives every target one): 48 bytes, recycled (no
+// allocation per probe once the scan runs), found by position in a ring;
+// queues are FIFOs
+// in send order (every probe waits the same timeout, so send order is
+// deadline order), and the target order comes from target.Iter, which
+// needs O(1) memory however large the space. When silent targets may be
+// retransmitted, at most 131,072 targets are in flight whatever
+// WithMinRate asks, which bounds the entries near 10 MiB; a scan that
+// never retransmits (WithMaxRetries(0), TCP) keeps up to 2 M first tries
+// in flight in about 1 MiB.
 //
 // Timing templates T0–T5 set these knobs with nmap's meanings (T3 is the
 // default). Options apply in order, so later options override a template.

@@ -59,9 +59,11 @@ func WithRate(pps float64) Option {
 
 // WithMinRate keeps sending at least pps probes per second even when the
 // congestion window says wait (nmap's --min-rate). The rate ceiling, if
-// any, still wins, and so does the engine's memory bound: at most 131,072
-// targets are in flight, so with no replies the rate tops out near
-// 131,072 divided by the probe timeout.
+// any, still wins, and so does the engine's memory bound: when silent
+// targets may be retransmitted, at most 131,072 targets are in flight, so
+// with no replies the rate tops out near 131,072 divided by the probe
+// timeout; without retransmissions (WithMaxRetries(0), TCP) the bound is
+// 2 M first tries in flight.
 func WithMinRate(pps float64) Option {
 	return func(c *config) error {
 		if pps < 0 {

@@ -116,7 +116,7 @@ type limitKey struct {
 // sourceFor returns the fixed source of t's probes, if its session
 // reports one.
 func (e *engine) sourceFor(t target.Target) netip.Addr {
-	s := e.sessions[t.Port.Proto]
+	s := e.byProto[t.Port.Proto]
 	if s == nil {
 		return netip.Addr{}
 	}

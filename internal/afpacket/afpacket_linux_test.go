@@ -2,6 +2,7 @@ package afpacket_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -33,13 +34,19 @@ func labHop(tb testing.TB, p netip.Prefix) route.Hop {
 	return hop
 }
 
-// TestSendReceiveLoopback sends packets on lo through a BatchWriter and
-// reads them back (lo delivers what it sends) through a filtered
-// BatchReader.
+// TestSendReceiveLoopback sends packets on lo through a BatchWriter, from
+// an ordinary socket and a SendOnly one, and reads them back (lo delivers
+// what it sends) through a filtered BatchReader.
 func TestSendReceiveLoopback(t *testing.T) {
 	if ok, why := netlab.Available(); !ok {
 		t.Skip(why)
 	}
+	for _, cfg := range []*afpacket.Config{nil, {SendOnly: true}} {
+		t.Run(fmt.Sprintf("SendOnly=%v", cfg != nil), func(t *testing.T) { sendReceiveLoopback(t, cfg) })
+	}
+}
+
+func sendReceiveLoopback(t *testing.T, txCfg *afpacket.Config) {
 	lo, err := net.InterfaceByName("lo")
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +64,7 @@ func TestSendReceiveLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, nil)
+	tx, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, txCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -211,7 +211,11 @@ func (w *BatchWriter) Reset() { w.n, w.sent = 0, 0 }
 // writable".
 func (w *BatchWriter) sendmmsg(fd uintptr) bool {
 	for w.sent < w.n {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdr[w.sent])), uintptr(w.n-w.sent), unix.MSG_DONTWAIT, 0, 0)
+		flags := uintptr(unix.MSG_DONTWAIT)
+		if w.c.blocking {
+			flags = 0
+		}
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdr[w.sent])), uintptr(w.n-w.sent), flags, 0, 0)
 		switch e {
 		case 0:
 			w.sent += int(r)

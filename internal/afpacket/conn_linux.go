@@ -24,8 +24,11 @@ type Conn struct {
 	ifindex int
 	proto   uint16
 	ignOut  bool
-	closed  atomic.Bool
-	stats   counters
+	// blocking: a SendOnly socket, outside the poller; its writes wait in
+	// the kernel rather than fail with EAGAIN.
+	blocking bool
+	closed   atomic.Bool
+	stats    counters
 }
 
 // counters accumulate the kernel's PACKET_STATISTICS, which reset on
@@ -65,13 +68,20 @@ func open(ifi *net.Interface, typ Type, cfg *Config) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, st|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	flags := unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	if cfg.SendOnly {
+		flags = unix.SOCK_CLOEXEC // os.NewFile keeps a blocking socket out of the poller
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, st|flags, 0)
 	if err != nil {
 		return -1, opError("socket", ifi, err)
 	}
 	fail := func(op string, err error) (int, error) {
 		unix.Close(fd)
 		return -1, opError(op, ifi, err)
+	}
+	if cfg.SendOnly {
+		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1) // best effort: 3.14+
 	}
 	if len(cfg.Filter) > 0 {
 		if err := attach(fd, cfg.Filter); err != nil {
@@ -152,7 +162,7 @@ func Listen(ifi *net.Interface, typ Type, proto uint16, cfg *Config) (*Conn, err
 		unix.Close(fd)
 		return nil, err
 	}
-	conn := &Conn{f: os.NewFile(uintptr(fd), "packet"), proto: proto, ignOut: c.IgnoreOutgoing}
+	conn := &Conn{f: os.NewFile(uintptr(fd), "packet"), proto: proto, ignOut: c.IgnoreOutgoing, blocking: c.SendOnly}
 	if ifi != nil {
 		conn.ifindex = ifi.Index
 	}
