@@ -80,9 +80,6 @@ func open(ifi *net.Interface, typ Type, cfg *Config) (int, error) {
 		unix.Close(fd)
 		return -1, opError(op, ifi, err)
 	}
-	if cfg.SendOnly {
-		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1) // best effort: 3.14+
-	}
 	if len(cfg.Filter) > 0 {
 		if err := attach(fd, cfg.Filter); err != nil {
 			return fail("attach filter", err)
