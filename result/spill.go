@@ -44,28 +44,51 @@ type rec struct {
 }
 
 func recOf(r Result) rec {
-	a := r.AddrPort.Addr()
-	b := a.As16()
 	x := rec{
-		hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:]),
 		rtt: int64(r.RTT), num: r.AddrPort.Port(), proto: r.Proto,
-		state: r.State, reason: r.Reason, ttl: r.ReplyTTL, is4: a.Is4(),
+		state: r.State, reason: r.Reason, ttl: r.ReplyTTL,
 	}
+	x.hi, x.lo, x.is4 = addrBits(r.AddrPort.Addr())
 	if !r.Time.IsZero() {
 		x.unix = r.Time.UnixNano()
 	}
 	return x
 }
 
-func (x *rec) addr() netip.Addr {
+func (x *rec) addr() netip.Addr { return bitsAddr(x.hi, x.lo, x.is4) }
+
+// addrBits splits a into the form records keep: 16 bytes (IPv4 as
+// 4-in-6) and whether it is IPv4. The zone is the caller's to keep.
+func addrBits(a netip.Addr) (hi, lo uint64, is4 bool) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), a.Is4()
+}
+
+// bitsAddr is addrBits' inverse.
+func bitsAddr(hi, lo uint64, is4 bool) netip.Addr {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], x.hi)
-	binary.BigEndian.PutUint64(b[8:], x.lo)
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
 	a := netip.AddrFrom16(b)
-	if x.is4 {
+	if is4 {
 		a = a.Unmap()
 	}
 	return a
+}
+
+// cmpAddrBits orders two addresses in addrBits' form as
+// netip.Addr.Compare does (zones aside): IPv4 first, then by address.
+func cmpAddrBits(x4 bool, xhi, xlo uint64, y4 bool, yhi, ylo uint64) int {
+	if x4 != y4 {
+		if x4 {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(xhi, yhi); c != 0 {
+		return c
+	}
+	return cmp.Compare(xlo, ylo)
 }
 
 func (x *rec) entry() portEntry {
@@ -74,16 +97,7 @@ func (x *rec) entry() portEntry {
 
 // cmpRec orders records by address, then protocol and port.
 func cmpRec(x, y *rec) int {
-	if x.is4 != y.is4 {
-		if x.is4 {
-			return -1
-		}
-		return 1
-	}
-	if c := cmp.Compare(x.hi, y.hi); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(x.lo, y.lo); c != 0 {
+	if c := cmpAddrBits(x.is4, x.hi, x.lo, y.is4, y.hi, y.lo); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(x.proto, y.proto); c != 0 {

@@ -91,16 +91,7 @@ func (c *collector) hostCodec() *codec[hrec] {
 // cmpHost orders host records by address as netip.Addr.Compare does,
 // then by arrival.
 func (c *collector) cmpHost(x, y *hrec) int {
-	if x.is4 != y.is4 {
-		if x.is4 {
-			return -1
-		}
-		return 1
-	}
-	if d := cmp.Compare(x.hi, y.hi); d != 0 {
-		return d
-	}
-	if d := cmp.Compare(x.lo, y.lo); d != 0 {
+	if d := cmpAddrBits(x.is4, x.hi, x.lo, y.is4, y.hi, y.lo); d != 0 {
 		return d
 	}
 	if x.zone != y.zone {
@@ -121,11 +112,8 @@ func (c *collector) zoneName(i uint16) string {
 // hrecOf encodes h, keeping its odd parts in c's side tables.
 func (c *collector) hrecOf(h *Host) hrec {
 	a := h.Addr
-	b := a.As16()
-	x := hrec{
-		hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:]),
-		seq: c.hseq, rtt: int64(h.RTT), state: h.State, reason: h.Reason, ttl: h.ReplyTTL, is4: a.Is4(),
-	}
+	x := hrec{seq: c.hseq, rtt: int64(h.RTT), state: h.State, reason: h.Reason, ttl: h.ReplyTTL}
+	x.hi, x.lo, x.is4 = addrBits(a)
 	c.hseq++
 	if !h.Time.IsZero() {
 		x.unix = h.Time.UnixNano()
@@ -175,13 +163,7 @@ func (c *collector) host(x *hrec) Host {
 
 // hostAddr decodes x's address.
 func (c *collector) hostAddr(x *hrec) netip.Addr {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], x.hi)
-	binary.BigEndian.PutUint64(b[8:], x.lo)
-	a := netip.AddrFrom16(b)
-	if x.is4 {
-		a = a.Unmap()
-	}
+	a := bitsAddr(x.hi, x.lo, x.is4)
 	if x.zone != 0 {
 		a = a.WithZone(c.zoneName(x.zone))
 	}
