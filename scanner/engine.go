@@ -418,16 +418,21 @@ func (e *engine) sendFirst(ctx context.Context, t target.Target, pos uint64, now
 		b := e.led.at(e.led.tail - 1)
 		e.led.resolve(b, 1<<(pos-b.start))
 		e.outstanding--
-		reason := result.NoResponse
-		if errors.Is(err, probe.ErrNoRoute) {
-			reason = result.NoRoute
-		}
 		return e.finishPos(ctx, pos, result.Result{
-			AddrPort: t.AddrPort(), Proto: t.Port.Proto, State: s.silence, Reason: reason,
+			AddrPort: t.AddrPort(), Proto: t.Port.Proto, State: s.silence, Reason: skippedReason(err),
 			Tries: 1, Time: now,
 		})
 	}
 	return fmt.Errorf("scanner: send %s: %w", t, err)
+}
+
+// skippedReason is the reason of a target its prober skipped
+// (probe.ErrTargetSkipped): no route, or none given.
+func skippedReason(err error) result.Reason {
+	if errors.Is(err, probe.ErrNoRoute) {
+		return result.NoRoute
+	}
+	return result.NoResponse
 }
 
 // newEntry makes the entry of pos, whose first try has timed out (or is
@@ -528,12 +533,8 @@ func (e *engine) send(ctx context.Context, ent *entry, tg target.Target, t time.
 	}
 	if errors.Is(err, probe.ErrTargetSkipped) {
 		e.outstanding--
-		reason := result.NoResponse
-		if errors.Is(err, probe.ErrNoRoute) {
-			reason = result.NoRoute
-		}
 		return e.finish(ctx, ent, result.Result{
-			AddrPort: tg.AddrPort(), Proto: tg.Port.Proto, State: s.silence, Reason: reason,
+			AddrPort: tg.AddrPort(), Proto: tg.Port.Proto, State: s.silence, Reason: skippedReason(err),
 			Tries: int(ent.try) + 1, Time: t,
 		})
 	}
