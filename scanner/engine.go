@@ -284,6 +284,11 @@ func (e *engine) run(ctx context.Context) (err error) {
 		if wait <= 0 {
 			wait = 50 * time.Millisecond
 		}
+		if wait > 50*time.Millisecond && e.st.Sent != e.lastSent {
+			// About to sleep past the publishing period (e.g. everything
+			// sent, waiting for the timeout): let Stats see the sends now.
+			e.publish(now, false)
+		}
 		timer.Reset(wait)
 		select {
 		case r := <-e.replies:
