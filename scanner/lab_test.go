@@ -185,5 +185,9 @@ func TestLabConnectCancel(t *testing.T) {
 	requireGoroutinesBack(t, before)
 }
 
-// labTiming is the template of the clean-link lab scans.
-var labTiming = T5
+// labTiming is the template of the clean-link lab scans that demand
+// exact verdicts. T5 trades accuracy for speed (a 300 ms RTO cap and two
+// retries): on a busy machine the target's resets can be handled later
+// than that (softirq work deferred to ksoftirqd), and T5 then rightly calls
+// closed ports filtered. T4 promises exact verdicts, also under load.
+var labTiming = T4
