@@ -59,17 +59,20 @@ type hostAgg struct {
 // port verdicts that carry service information or a zoned address stay
 // in memory.
 type collector struct {
-	mu     sync.Mutex
-	hosts  map[netip.Addr]*hostAgg // ports kept in memory, by host
-	recs   []rec
-	spill  *spillFile[rec]
-	err    error // the first spill error: every later write returns it
-	closed bool
-	chunk  int // records buffered before a spill; 0 means spillChunk (tests lower it)
+	mu    sync.Mutex
+	hosts map[netip.Addr]*hostAgg // ports kept in memory, by host
+	recs  []rec
+	spill *spillFile[rec]
+	// sortIdx and sortTmp are the radix sort's scratch (sortRecs).
+	sortIdx, sortTmp []uint32
+	err              error // the first spill error: every later write returns it
+	closed           bool
+	chunk            int // records buffered before a spill; 0 means spillChunk (tests lower it)
 
 	hrecs  []hrec // host verdicts not yet spilled
 	hspill *spillFile[hrec]
 	hchunk int // host verdicts buffered before a spill; 0 means hostSpillChunk
+	fanIn  int // runs merged into one on disk; 0 means spillFanIn (tests lower both)
 	hcodec *codec[hrec]
 	hseq   uint64      // arrival number of the next host verdict
 	zones  []string    // interned zones of host addresses
@@ -150,16 +153,25 @@ func (c *collector) addResult(r Result) error {
 // spillLocked writes the buffered records to disk as a sorted run.
 func (c *collector) spillLocked() error {
 	if c.spill == nil {
-		f, err := newSpillFile(recCodec)
+		f, err := newSpillFile(recCodec, c.fanIn)
 		if err != nil {
 			return err
 		}
 		c.spill = f
 	}
-	sortRecs(recCodec, c.recs)
+	c.sortRecs()
 	err := c.spill.write(c.recs)
 	c.recs = c.recs[:0]
 	return err
+}
+
+// sortRecs sorts the buffered port verdicts (radixSortRecs), keeping its
+// scratch space for the next run.
+func (c *collector) sortRecs() {
+	if n := len(c.recs); cap(c.sortIdx) < n {
+		c.sortIdx, c.sortTmp = make([]uint32, n, cap(c.recs)), make([]uint32, n, cap(c.recs))
+	}
+	radixSortRecs(c.recs, c.sortIdx, c.sortTmp)
 }
 
 // addHost buffers a host verdict. Verdicts on the same host are folded
@@ -192,7 +204,7 @@ func (c *collector) addHost(h Host) error {
 func (c *collector) spillHostsLocked() error {
 	hc := c.hostCodec()
 	if c.hspill == nil {
-		f, err := newSpillFile(hc)
+		f, err := newSpillFile(hc, c.fanIn)
 		if err != nil {
 			return err
 		}
@@ -285,6 +297,7 @@ func (s *summary) each(fn func(v *hostView)) error {
 			c.hspill = nil
 		}
 		c.recs, c.hosts, c.hrecs, c.hextra = nil, nil, nil, nil
+		c.sortIdx, c.sortTmp = nil, nil
 	}()
 	if c.err != nil {
 		return c.err
@@ -294,7 +307,7 @@ func (s *summary) each(fn func(v *hostView)) error {
 		addrs = append(addrs, a)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
-	sortRecs(recCodec, c.recs)
+	c.sortRecs()
 	src := []recReader[rec]{&sliceReader[rec]{rs: c.recs}}
 	if c.spill != nil {
 		src = append(src, c.spill.readers(c.spill.runs)...)

@@ -245,6 +245,11 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.help {
 		return errHelp
 	}
+	stopProfile, err := startProfile(o) // hidden --cpuprofile (flags_profile.go)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	p, err := makePlan(ctx, o, stderr)
 	if err != nil {
 		return err
