@@ -435,7 +435,7 @@ func buildView(a netip.Addr, h *hostAgg) hostView {
 	v.nports = len(ports)
 
 	var sum, n int64
-	counts := make(map[State]int)
+	var counts [256]int32 // by State: an array, not a map, as this runs once per host
 	for i := range ports {
 		e := &ports[i]
 		counts[e.state]++
@@ -467,11 +467,11 @@ func buildView(a netip.Addr, h *hostAgg) hostView {
 		v.srtt, v.rttvar, v.hasRTT = time.Duration(mean), time.Duration(dev/n), true
 	}
 
-	hidden := make(map[State]bool)
+	var hidden [256]bool
 	for st, cnt := range counts {
-		if st != Open && cnt > ExtraPortsThreshold {
+		if State(st) != Open && cnt > ExtraPortsThreshold {
 			hidden[st] = true
-			v.extra = append(v.extra, extraGroup{state: st, count: cnt})
+			v.extra = append(v.extra, extraGroup{state: State(st), count: int(cnt)})
 		}
 	}
 	slices.SortFunc(v.extra, func(x, y extraGroup) int {

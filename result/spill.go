@@ -351,7 +351,7 @@ func (s *spillFile[T]) readers(runs []spillRun) []recReader[T] {
 	size := max(4<<10, min(64<<10, (1<<20)/max(len(runs), 1)))
 	sz := int64(s.c.size)
 	for _, r := range runs {
-		out = append(out, &runReader[T]{c: s.c, r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.n*sz), size), left: r.n, buf: make([]byte, sz)})
+		out = append(out, &runReader[T]{c: s.c, r: io.NewSectionReader(s.f, r.off, r.n*sz), left: r.n, block: make([]byte, size/s.c.size*s.c.size)})
 	}
 	return out
 }
@@ -368,22 +368,29 @@ type recReader[T any] interface {
 	next(x *T) (bool, error)
 }
 
+// runReader reads a run a buffer of whole records at a time.
 type runReader[T any] struct {
-	c    *codec[T]
-	r    *bufio.Reader
-	left int64
-	buf  []byte
+	c     *codec[T]
+	r     io.Reader
+	left  int64  // records not yet read into buf
+	block []byte // whole records
+	buf   []byte // the part of block read and not yet decoded
 }
 
 func (r *runReader[T]) next(x *T) (bool, error) {
-	if r.left == 0 {
-		return false, nil
+	if len(r.buf) == 0 {
+		if r.left == 0 {
+			return false, nil
+		}
+		n := min(r.left, int64(len(r.block)/r.c.size))
+		r.buf = r.block[:n*int64(r.c.size)]
+		if _, err := io.ReadFull(r.r, r.buf); err != nil {
+			return false, fmt.Errorf("result: reading buffered results: %w", err)
+		}
+		r.left -= n
 	}
-	if _, err := io.ReadFull(r.r, r.buf); err != nil {
-		return false, fmt.Errorf("result: reading buffered results: %w", err)
-	}
-	r.left--
-	r.c.dec(x, r.buf)
+	r.c.dec(x, r.buf[:r.c.size])
+	r.buf = r.buf[r.c.size:]
 	return true, nil
 }
 
