@@ -670,7 +670,7 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 			ws = append(ws, result.NewTableWriter(out.stdout))
 		}
 	}
-	return result.Multi(ws...)
+	return closeTogether(ws) // result.Multi, closing the writers at once (close.go)
 }
 
 func (out *outputs) close() error {
@@ -779,28 +779,44 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 	defer tick.Stop()
 	var writeErr error
 	noRoute := &noRouteWarner{stderr: stderr}
+	handle := func(r result.Result) {
+		t := target.Target{Addr: r.AddrPort.Addr(), Port: target.Port{Proto: r.Proto, Num: r.AddrPort.Port()}}
+		if _, dup := p.suppress[t]; dup {
+			delete(p.suppress, t) // reported by the run that saved the resume file
+			return
+		}
+		if tr != nil {
+			tr.report(t)
+		}
+		noRoute.see(r)
+		if o.openOnly && r.State != result.Open {
+			return
+		}
+		if err := w.WriteResult(p.names.name(r)); err != nil && writeErr == nil {
+			writeErr = err
+		}
+	}
 	results := run.Results()
 	for results != nil {
 		select {
 		case r, ok := <-results:
-			if !ok {
-				results = nil
+			// Results come in bursts (a timed-out block of probes at
+			// once): take the rest of a burst with plain receives, not a
+			// select with the ticker per result.
+			for n := 1; ok; n++ {
+				handle(r)
+				if n == 4096 {
+					break
+				}
+				select {
+				case r, ok = <-results:
+					continue
+				default:
+				}
 				break
 			}
-			t := target.Target{Addr: r.AddrPort.Addr(), Port: target.Port{Proto: r.Proto, Num: r.AddrPort.Port()}}
-			if _, dup := p.suppress[t]; dup {
-				delete(p.suppress, t) // reported by the run that saved the resume file
-				continue
-			}
-			if tr != nil {
-				tr.report(t)
-			}
-			noRoute.see(r)
-			if o.openOnly && r.State != result.Open {
-				continue
-			}
-			if err := w.WriteResult(p.names.name(r)); err != nil && writeErr == nil {
-				writeErr = err
+			if !ok {
+				results = nil
 			}
 		case <-tick.C:
 			if err := save(false); err != nil {
