@@ -140,10 +140,24 @@ type codec[T any] struct {
 	dec  func(x *T, b []byte)
 	cmp  func(x, y *T) int
 	sort func(rs []T) // sorts by cmp (a direct call: a func value would make each pair escape)
+	// key, when not nil, maps a record to a number in cmp's order: if
+	// key(x) < key(y) then cmp(x, y) < 0; equal keys say nothing. The
+	// merger compares keys first, so that most comparisons are one
+	// integer comparison instead of a call.
+	key func(x *T) uint64
 }
 
-var recCodec = &codec[rec]{size: recSize, enc: (*rec).encode, dec: (*rec).decode, cmp: cmpRec,
+var recCodec = &codec[rec]{size: recSize, enc: (*rec).encode, dec: (*rec).decode, cmp: cmpRec, key: recKey,
 	sort: func(rs []rec) { radixSortRecs(rs, make([]uint32, len(rs)), make([]uint32, len(rs))) }}
+
+// recKey is cmpRec's order in one number for IPv4 records (address,
+// protocol, port); every IPv6 record gets the same key, above them all.
+func recKey(x *rec) uint64 {
+	if !x.is4 {
+		return 1 << 63
+	}
+	return uint64(uint32(x.lo))<<24 | uint64(x.proto)<<16 | uint64(x.num)
+}
 
 // recDigits is the number of key bytes of a rec: port (2), protocol (1),
 // address (16) and family (1).
@@ -415,25 +429,37 @@ type merger[T any] struct {
 	c    *codec[T]
 	src  []recReader[T]
 	head []T
-	heap []int // indexes into src, ordered by head
+	keys []uint64 // c.key of each head; zero without c.key
+	heap []int    // indexes into src, ordered by head
 }
 
 func newMerger[T any](c *codec[T], src []recReader[T]) (*merger[T], error) {
-	m := &merger[T]{c: c, src: src, head: make([]T, len(src))}
+	m := &merger[T]{c: c, src: src, head: make([]T, len(src)), keys: make([]uint64, len(src))}
 	for i, r := range src {
 		ok, err := r.next(&m.head[i])
 		if err != nil {
 			return nil, err
 		}
 		if ok {
+			m.setKey(i)
 			m.push(i)
 		}
 	}
 	return m, nil
 }
 
+func (m *merger[T]) setKey(i int) {
+	if m.c.key != nil {
+		m.keys[i] = m.c.key(&m.head[i])
+	}
+}
+
 func (m *merger[T]) less(a, b int) bool {
-	return m.c.cmp(&m.head[m.heap[a]], &m.head[m.heap[b]]) < 0
+	i, j := m.heap[a], m.heap[b]
+	if ki, kj := m.keys[i], m.keys[j]; ki != kj {
+		return ki < kj
+	}
+	return m.c.cmp(&m.head[i], &m.head[j]) < 0
 }
 
 func (m *merger[T]) push(i int) {
@@ -481,7 +507,9 @@ func (m *merger[T]) pop() error {
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if ok {
+		m.setKey(i)
+	} else {
 		last := len(m.heap) - 1
 		m.heap[0] = m.heap[last]
 		m.heap = m.heap[:last]

@@ -82,3 +82,39 @@ func BenchmarkRadixSortRecs(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rs)), "ns/rec")
 }
+
+// recKey agrees with cmpRec: a smaller key means an earlier record.
+func TestRecKeyOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	mk := func() rec {
+		var a netip.Addr
+		switch r.IntN(3) {
+		case 0:
+			a = netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(4)), byte(r.IntN(4))})
+		case 1:
+			a = netip.AddrFrom16([16]byte{0x20, 0x01, 15: byte(r.IntN(4))})
+		default:
+			a = netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: byte(r.IntN(4))}) // 4-in-6: IPv6
+		}
+		proto := target.Protocol(r.IntN(3))
+		return recOf(Result{AddrPort: netip.AddrPortFrom(a, uint16(r.IntN(3))<<(8*r.IntN(2))), Proto: proto})
+	}
+	less := 0
+	for range 200_000 {
+		x, y := mk(), mk()
+		kx, ky := recKey(&x), recKey(&y)
+		c := cmpRec(&x, &y)
+		if kx < ky {
+			less++
+			if c >= 0 {
+				t.Fatalf("recKey %#x < %#x but cmpRec(%v, %v) = %d", kx, ky, x.addr(), y.addr(), c)
+			}
+		}
+		if kx > ky && c <= 0 {
+			t.Fatalf("recKey %#x > %#x but cmpRec(%v, %v) = %d", kx, ky, x.addr(), y.addr(), c)
+		}
+	}
+	if less < 10_000 {
+		t.Errorf("only %d ordered pairs: the test draws too few distinct keys", less)
+	}
+}
