@@ -646,6 +646,7 @@ const liveHosts = 256
 func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 	o := out.o
 	var ws []result.Writer
+	var xml, grep, table io.Writer // one ReportWriter buffers the run once for these
 	stdoutTaken := false
 	for name, w := range out.dst {
 		if w == out.stdout {
@@ -654,11 +655,11 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 		}
 		switch name {
 		case &o.outN:
-			ws = append(ws, result.NewTableWriter(w))
+			table = w
 		case &o.outX:
-			ws = append(ws, result.NewXMLWriter(w, info))
+			xml = w
 		case &o.outG:
-			ws = append(ws, result.NewGrepWriter(w, info))
+			grep = w
 		case &o.outJ:
 			ws = append(ws, result.NewJSONLWriter(w))
 		}
@@ -667,8 +668,11 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 		if hosts > liveHosts {
 			ws = append(ws, result.NewLiveTableWriter(out.stdout, hosts)) // it flushes each open port
 		} else {
-			ws = append(ws, result.NewTableWriter(out.stdout))
+			table = out.stdout
 		}
+	}
+	if xml != nil || grep != nil || table != nil {
+		ws = append(ws, result.NewReportWriter(info, xml, grep, table))
 	}
 	return closeTogether(ws) // result.Multi, closing the writers at once (close.go)
 }

@@ -1,0 +1,89 @@
+package result
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// report renders the output of one buffering writer (XML, greppable, the
+// table) from a collector's summary: begin before the hosts, host for
+// each host in address order, end after them (it writes the rest and
+// flushes).
+type report interface {
+	begin(s *summary, now time.Time)
+	host(s *summary, v *hostView)
+	end(s *summary) error
+}
+
+// writeReports merges what c buffered once and renders every report from
+// it. An error of the merge wins over the reports' write errors.
+func writeReports(c *collector, rs ...report) error {
+	s := c.finish()
+	now := time.Now()
+	for _, r := range rs {
+		r.begin(s, now)
+	}
+	err := s.each(func(v *hostView) {
+		for _, r := range rs {
+			r.host(s, v)
+		}
+	})
+	errs := make([]error, 0, len(rs))
+	for _, r := range rs {
+		errs = append(errs, r.end(s))
+	}
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// ReportWriter writes several of the buffering formats of one run at
+// once: nmap XML, greppable output and the normal table. Each destination
+// gets exactly the bytes NewXMLWriter, NewGrepWriter and NewTableWriter
+// would write there, but the run is buffered (and, past some ten thousand
+// verdicts, sorted and kept on disk; see XMLWriter) once for all of them
+// instead of once per format, and merged once on Close. Memory stays
+// bounded whatever the size of the scan.
+type ReportWriter struct {
+	c  collector
+	rs []report
+}
+
+var _ Writer = (*ReportWriter)(nil)
+
+// NewReportWriter returns a Writer of nmap XML to xml, greppable output to
+// grep and the normal table to table; a nil destination is left out. XML
+// and greppable output are described by info, as NewXMLWriter and
+// NewGrepWriter take it.
+func NewReportWriter(info RunInfo, xml, grep, table io.Writer) *ReportWriter {
+	w := &ReportWriter{}
+	if xml != nil {
+		w.rs = append(w.rs, &xmlReport{w: xml, info: info})
+	}
+	if grep != nil {
+		w.rs = append(w.rs, &grepReport{w: grep, info: info})
+	}
+	if table != nil {
+		w.rs = append(w.rs, &tableReport{w: table})
+	}
+	return w
+}
+
+// WriteResult buffers r.
+func (w *ReportWriter) WriteResult(r Result) error { return w.c.addResult(r) }
+
+// WriteHost buffers h. Verdicts on one host are folded as XMLWriter
+// does.
+func (w *ReportWriter) WriteHost(h Host) error { return w.c.addHost(h) }
+
+// Close writes every output, host by host in address order. Only the
+// first call writes. It returns the error of the buffer, if any, else
+// the destinations' write errors.
+func (w *ReportWriter) Close() error {
+	if !w.c.close() {
+		return nil
+	}
+	return writeReports(&w.c, w.rs...)
+}
