@@ -80,6 +80,8 @@ type collector struct {
 
 	first, last time.Time
 	seen        map[target.Protocol]*[65536 / 64]uint64 // ports seen per protocol
+	seenProto   target.Protocol                         // the protocol of seenSet
+	seenSet     *[65536 / 64]uint64                     // seen[seenProto], the last one used
 	hasPorts    bool
 }
 
@@ -117,13 +119,17 @@ func (c *collector) addResult(r Result) error {
 	}
 	c.noteTime(r.Time)
 	c.hasPorts = true
-	if c.seen == nil {
-		c.seen = make(map[target.Protocol]*[65536 / 64]uint64)
-	}
-	set := c.seen[r.Proto]
-	if set == nil {
-		set = new([65536 / 64]uint64)
-		c.seen[r.Proto] = set
+	set := c.seenSet
+	if set == nil || c.seenProto != r.Proto { // a map lookup per result cost more than a compare
+		if c.seen == nil {
+			c.seen = make(map[target.Protocol]*[65536 / 64]uint64)
+		}
+		set = c.seen[r.Proto]
+		if set == nil {
+			set = new([65536 / 64]uint64)
+			c.seen[r.Proto] = set
+		}
+		c.seenProto, c.seenSet = r.Proto, set
 	}
 	n := r.AddrPort.Port()
 	set[n/64] |= 1 << (n % 64)

@@ -118,3 +118,35 @@ func TestRecKeyOrder(t *testing.T) {
 		t.Errorf("only %d ordered pairs: the test draws too few distinct keys", less)
 	}
 }
+
+// The collector records every port of every protocol it sees, whatever
+// the order the protocols come in.
+func TestCollectorPortsSeen(t *testing.T) {
+	var c collector
+	want := map[target.Protocol]map[uint16]bool{target.TCP: {}, target.UDP: {}}
+	r := rand.New(rand.NewPCG(2, 8))
+	a := netip.MustParseAddr("198.18.0.9")
+	for i := range 3000 {
+		proto := target.TCP
+		if r.IntN(3) == 0 || (i > 1000 && i < 1100) {
+			proto = target.UDP
+		}
+		port := uint16(r.IntN(70000))
+		want[proto][port] = true
+		if err := c.addResult(Result{AddrPort: netip.AddrPortFrom(a, port), Proto: proto, State: Closed, Reason: Reset}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := c.finish()
+	for proto, set := range want {
+		got := s.ports[proto]
+		if len(got) != len(set) || !slices.IsSorted(got) {
+			t.Errorf("%s: %d ports seen, want %d, sorted", proto, len(got), len(set))
+		}
+		for _, p := range got {
+			if !set[p] {
+				t.Errorf("%s: port %d seen, never written", proto, p)
+			}
+		}
+	}
+}
