@@ -71,7 +71,7 @@ func (g *grepReport) begin(s *summary, now time.Time) {
 	}
 }
 
-func (g *grepReport) host(_ *summary, v *hostView) {
+func (g *grepReport) host(v *hostView) {
 	bw := g.bw
 	head := "Host: " + v.host.Addr.String() + " ()\t"
 	bw.WriteString(head + "Status: " + titleCase(v.host.State.String()) + "\n")

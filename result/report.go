@@ -3,6 +3,7 @@ package result
 import (
 	"errors"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -10,9 +11,11 @@ import (
 // table) from a collector's summary: begin before the hosts, host for
 // each host in address order, end after them (it writes the rest and
 // flushes).
+//
+// host must not change v: with several reports, they share it.
 type report interface {
 	begin(s *summary, now time.Time)
-	host(s *summary, v *hostView)
+	host(v *hostView)
 	end(s *summary) error
 }
 
@@ -24,11 +27,12 @@ func writeReports(c *collector, rs ...report) error {
 	for _, r := range rs {
 		r.begin(s, now)
 	}
-	err := s.each(func(v *hostView) {
-		for _, r := range rs {
-			r.host(s, v)
-		}
-	})
+	var err error
+	if len(rs) == 1 {
+		err = s.each(rs[0].host)
+	} else {
+		err = renderApart(s, rs)
+	}
 	errs := make([]error, 0, len(rs))
 	for _, r := range rs {
 		errs = append(errs, r.end(s))
@@ -86,4 +90,50 @@ func (w *ReportWriter) Close() error {
 		return nil
 	}
 	return writeReports(&w.c, w.rs...)
+}
+
+// reportBatch is how many hosts renderApart hands over at a time.
+const reportBatch = 256
+
+// renderApart merges the hosts of s in this goroutine and renders each
+// report in its own, so that on a machine with more than one core the XML
+// and greppable output of a large run take the time of the merge, not the
+// sum of all three. Views go to the reports in batches, read only (the
+// views buildView makes share nothing with the merge's buffers); a few
+// batches are in flight at most.
+func renderApart(s *summary, rs []report) error {
+	chans := make([]chan []hostView, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		ch := make(chan []hostView, 2)
+		chans[i] = ch
+		wg.Go(func() {
+			for vs := range ch {
+				for j := range vs {
+					r.host(&vs[j])
+				}
+			}
+		})
+	}
+	vs := make([]hostView, 0, reportBatch)
+	send := func() {
+		for _, ch := range chans {
+			ch <- vs
+		}
+		vs = make([]hostView, 0, reportBatch)
+	}
+	err := s.each(func(v *hostView) {
+		vs = append(vs, *v)
+		if len(vs) == reportBatch {
+			send()
+		}
+	})
+	if len(vs) > 0 {
+		send()
+	}
+	for _, ch := range chans {
+		close(ch)
+	}
+	wg.Wait()
+	return err
 }

@@ -44,14 +44,15 @@ func (t *TableWriter) Close() error {
 
 // tableReport renders the normal table from a collector's summary.
 type tableReport struct {
-	w  io.Writer
-	bw *bufio.Writer
+	w     io.Writer
+	bw    *bufio.Writer
+	hosts int // written so far
 }
 
 func (t *tableReport) begin(*summary, time.Time) { t.bw = bufio.NewWriter(t.w) }
 
-func (t *tableReport) host(s *summary, v *hostView) {
-	if s.total > 1 {
+func (t *tableReport) host(v *hostView) {
+	if t.hosts++; t.hosts > 1 {
 		t.bw.WriteString("\n")
 	}
 	writeTableHost(t.bw, v)

@@ -87,7 +87,7 @@ func (x *xmlReport) begin(s *summary, now time.Time) {
 	x.b = append(b, "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n"...)
 }
 
-func (x *xmlReport) host(_ *summary, v *hostView) {
+func (x *xmlReport) host(v *hostView) {
 	x.b = appendXMLHost(x.b, v)
 	if len(x.b) > 32<<10 {
 		x.bw.Write(x.b)
