@@ -46,6 +46,7 @@ type runResult struct {
 	TxPackets uint64  `json:"tx_packets"`
 	RxPackets uint64  `json:"rx_packets"`
 	RSSKiB    int64   `json:"peak_rss_kib"`
+	CPU       float64 `json:"cpu_s"` // user + system time of the tool's process
 	Score     score   `json:"score"`
 }
 
@@ -194,7 +195,7 @@ func runWorkload(t *testing.T, w workload, runs int, timeout time.Duration, dead
 				t.Logf("%s / %s: %s: %s", w.name, tl.name, tr.Status, tr.Note)
 				continue
 			}
-			t.Logf("%s / %s run %d: %.2fs, %d packets sent, %s", w.name, tl.name, r+1, res.Wall, res.TxPackets, accuracy(res.Score))
+			t.Logf("%s / %s run %d: %.2fs (CPU %.2fs), %d packets sent, %s", w.name, tl.name, r+1, res.Wall, res.CPU, res.TxPackets, accuracy(res.Score))
 			tr.Runs = append(tr.Runs, res)
 		}
 	}
@@ -273,7 +274,8 @@ func runOnce(w workload, tl tool, out string, timeout time.Duration, logf func(s
 		}
 		return runResult{}, &toolError{"error", fmt.Sprintf("%v: %s", runErr, lastLine(msg))}
 	}
-	res := runResult{Wall: wall.Seconds(), TxPackets: tx1 - tx0, RxPackets: rx1 - rx0, RSSKiB: peak}
+	res := runResult{Wall: wall.Seconds(), TxPackets: tx1 - tx0, RxPackets: rx1 - rx0, RSSKiB: peak,
+		CPU: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()}
 	o, err := tl.parse(out, tl.port)
 	if err != nil {
 		return runResult{}, &toolError{"error", "output: " + err.Error()}

@@ -147,3 +147,24 @@ func BenchmarkXMLWriter(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJSONLEncodeDark writes the common record of a dark scan:
+// filtered, no-response, one try, in bursts of 64 that share their time
+// (the engine finishes a block of silent first tries at once).
+func BenchmarkJSONLEncodeDark(b *testing.B) {
+	rs := make([]Result, 4096)
+	for i := range rs {
+		a := netip.AddrFrom4([4]byte{198, 18, 128 + byte(i>>8&127), byte(i)})
+		rs[i] = Result{AddrPort: netip.AddrPortFrom(a, uint16(1+i%32)), Proto: target.TCP, State: Filtered,
+			Reason: NoResponse, Tries: 1, Time: t0.Add(time.Duration(i/64) * 250 * time.Microsecond)}
+	}
+	w := NewJSONLWriter(io.Discard)
+	line, _ := rs[0].AppendJSON(nil)
+	b.SetBytes(int64(len(line) + 1))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := w.WriteResult(rs[i%len(rs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

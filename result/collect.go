@@ -59,17 +59,20 @@ type hostAgg struct {
 // port verdicts that carry service information or a zoned address stay
 // in memory.
 type collector struct {
-	mu     sync.Mutex
-	hosts  map[netip.Addr]*hostAgg // ports kept in memory, by host
-	recs   []rec
-	spill  *spillFile[rec]
-	err    error // the first spill error: every later write returns it
-	closed bool
-	chunk  int // records buffered before a spill; 0 means spillChunk (tests lower it)
+	mu    sync.Mutex
+	hosts map[netip.Addr]*hostAgg // ports kept in memory, by host
+	recs  []rec
+	spill *spillFile[rec]
+	// sortIdx and sortTmp are the radix sort's scratch (sortRecs).
+	sortIdx, sortTmp []uint32
+	err              error // the first spill error: every later write returns it
+	closed           bool
+	chunk            int // records buffered before a spill; 0 means spillChunk (tests lower it)
 
 	hrecs  []hrec // host verdicts not yet spilled
 	hspill *spillFile[hrec]
 	hchunk int // host verdicts buffered before a spill; 0 means hostSpillChunk
+	fanIn  int // runs merged into one on disk; 0 means spillFanIn (tests lower both)
 	hcodec *codec[hrec]
 	hseq   uint64      // arrival number of the next host verdict
 	zones  []string    // interned zones of host addresses
@@ -77,6 +80,8 @@ type collector struct {
 
 	first, last time.Time
 	seen        map[target.Protocol]*[65536 / 64]uint64 // ports seen per protocol
+	seenProto   target.Protocol                         // the protocol of seenSet
+	seenSet     *[65536 / 64]uint64                     // seen[seenProto], the last one used
 	hasPorts    bool
 }
 
@@ -114,13 +119,17 @@ func (c *collector) addResult(r Result) error {
 	}
 	c.noteTime(r.Time)
 	c.hasPorts = true
-	if c.seen == nil {
-		c.seen = make(map[target.Protocol]*[65536 / 64]uint64)
-	}
-	set := c.seen[r.Proto]
-	if set == nil {
-		set = new([65536 / 64]uint64)
-		c.seen[r.Proto] = set
+	set := c.seenSet
+	if set == nil || c.seenProto != r.Proto { // a map lookup per result cost more than a compare
+		if c.seen == nil {
+			c.seen = make(map[target.Protocol]*[65536 / 64]uint64)
+		}
+		set = c.seen[r.Proto]
+		if set == nil {
+			set = new([65536 / 64]uint64)
+			c.seen[r.Proto] = set
+		}
+		c.seenProto, c.seenSet = r.Proto, set
 	}
 	n := r.AddrPort.Port()
 	set[n/64] |= 1 << (n % 64)
@@ -150,16 +159,25 @@ func (c *collector) addResult(r Result) error {
 // spillLocked writes the buffered records to disk as a sorted run.
 func (c *collector) spillLocked() error {
 	if c.spill == nil {
-		f, err := newSpillFile(recCodec)
+		f, err := newSpillFile(recCodec, c.fanIn)
 		if err != nil {
 			return err
 		}
 		c.spill = f
 	}
-	sortRecs(recCodec, c.recs)
+	c.sortRecs()
 	err := c.spill.write(c.recs)
 	c.recs = c.recs[:0]
 	return err
+}
+
+// sortRecs sorts the buffered port verdicts (radixSortRecs), keeping its
+// scratch space for the next run.
+func (c *collector) sortRecs() {
+	if n := len(c.recs); cap(c.sortIdx) < n {
+		c.sortIdx, c.sortTmp = make([]uint32, n, cap(c.recs)), make([]uint32, n, cap(c.recs))
+	}
+	radixSortRecs(c.recs, c.sortIdx, c.sortTmp)
 }
 
 // addHost buffers a host verdict. Verdicts on the same host are folded
@@ -192,7 +210,7 @@ func (c *collector) addHost(h Host) error {
 func (c *collector) spillHostsLocked() error {
 	hc := c.hostCodec()
 	if c.hspill == nil {
-		f, err := newSpillFile(hc)
+		f, err := newSpillFile(hc, c.fanIn)
 		if err != nil {
 			return err
 		}
@@ -285,6 +303,7 @@ func (s *summary) each(fn func(v *hostView)) error {
 			c.hspill = nil
 		}
 		c.recs, c.hosts, c.hrecs, c.hextra = nil, nil, nil, nil
+		c.sortIdx, c.sortTmp = nil, nil
 	}()
 	if c.err != nil {
 		return c.err
@@ -294,7 +313,7 @@ func (s *summary) each(fn func(v *hostView)) error {
 		addrs = append(addrs, a)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
-	sortRecs(recCodec, c.recs)
+	c.sortRecs()
 	src := []recReader[rec]{&sliceReader[rec]{rs: c.recs}}
 	if c.spill != nil {
 		src = append(src, c.spill.readers(c.spill.runs)...)
@@ -422,7 +441,7 @@ func buildView(a netip.Addr, h *hostAgg) hostView {
 	v.nports = len(ports)
 
 	var sum, n int64
-	counts := make(map[State]int)
+	var counts [256]int32 // by State: an array, not a map, as this runs once per host
 	for i := range ports {
 		e := &ports[i]
 		counts[e.state]++
@@ -454,11 +473,11 @@ func buildView(a netip.Addr, h *hostAgg) hostView {
 		v.srtt, v.rttvar, v.hasRTT = time.Duration(mean), time.Duration(dev/n), true
 	}
 
-	hidden := make(map[State]bool)
+	var hidden [256]bool
 	for st, cnt := range counts {
-		if st != Open && cnt > ExtraPortsThreshold {
+		if State(st) != Open && cnt > ExtraPortsThreshold {
 			hidden[st] = true
-			v.extra = append(v.extra, extraGroup{state: st, count: cnt})
+			v.extra = append(v.extra, extraGroup{state: State(st), count: int(cnt)})
 		}
 	}
 	slices.SortFunc(v.extra, func(x, y extraGroup) int {

@@ -8,7 +8,7 @@
 // # Writers
 //
 // A [Writer] consumes a stream of results and hosts in any order. The
-// package has six:
+// package has seven:
 //
 //   - [JSONLWriter]: JSON Lines, one record per line, written at once;
 //     [JSONLReader] reads it back and [Merge] joins shards of a scan.
@@ -18,6 +18,8 @@
 //   - [TableWriter]: a human-readable report like nmap's normal output.
 //   - [LiveTableWriter]: a terminal report for scans of any size: open
 //     ports as they come, every other verdict counted.
+//   - [ReportWriter]: XML, greppable output and the table of one run at
+//     once, buffering the run once for all of them.
 //   - [Multi]: several writers at once.
 //
 // XML, greppable and table output buffer the run and write it sorted on

@@ -139,6 +139,33 @@ func ExampleTableWriter() {
 	// Done: 1 IP address (1 host up)
 }
 
+// A ReportWriter buffers the run once for several formats: here the
+// greppable output and the table, each the bytes of its own writer.
+func ExampleReportWriter() {
+	var grep, table bytes.Buffer
+	writeAll(result.NewReportWriter(result.RunInfo{
+		Scanner: "portsense", Version: "0.1", Args: "scan -p 22,80,8000-8039 198.18.0.2",
+		Start: start, End: start.Add(1500 * time.Millisecond),
+		ScanType: "syn", Proto: target.TCP, Ports: "22,80,8000-8039",
+	}, nil, &grep, &table))
+	fmt.Print(grep.String(), "--\n", table.String())
+	// Output:
+	// # portsense 0.1 scan initiated Fri Nov 27 16:16:53 2026 as: scan -p 22,80,8000-8039 198.18.0.2
+	// # Ports scanned: TCP(42;22,80,8000-8039)
+	// Host: 198.18.0.2 ()	Status: Up
+	// Host: 198.18.0.2 ()	Ports: 22/open/tcp//ssh//OpenSSH 9.2p1/, 80/closed/tcp//http///	Ignored State: filtered (40)
+	// # portsense done at Fri Nov 27 16:16:54 2026 -- 1 IP address (1 host up) scanned in 1.50 seconds
+	// --
+	// Scan report for 198.18.0.2
+	// Host is up, received echo-reply ttl 64 (0.00021s latency).
+	// Not shown: 40 filtered tcp ports (no-response)
+	// PORT   STATE  SERVICE REASON         VERSION
+	// 22/tcp open   ssh     syn-ack ttl 64 OpenSSH 9.2p1
+	// 80/tcp closed http    reset ttl 64
+	//
+	// Done: 1 IP address (1 host up)
+}
+
 func ExampleXMLWriter() {
 	var buf bytes.Buffer
 	writeAll(result.NewXMLWriter(&buf, result.RunInfo{

@@ -45,9 +45,22 @@ func (g *GrepWriter) Close() error {
 	if !g.c.close() {
 		return nil
 	}
-	s := g.c.finish()
-	r := resolveRun(g.info, s, time.Now())
+	return writeReports(&g.c, &grepReport{w: g.w, info: g.info})
+}
+
+// grepReport renders greppable output from a collector's summary.
+type grepReport struct {
+	w    io.Writer
+	info RunInfo
+	bw   *bufio.Writer
+	r    run
+}
+
+func (g *grepReport) begin(s *summary, now time.Time) {
+	r := resolveRun(g.info, s, now)
+	g.r = r
 	bw := bufio.NewWriter(g.w)
+	g.bw = bw
 	bw.WriteString("# " + oneLine(r.Scanner+" "+r.Version+" scan initiated "+ctime(r.Start)+" as: "+r.Args) + "\n")
 	if sc := r.scannedPorts(s); len(sc) > 0 {
 		bw.WriteString("# Ports scanned:")
@@ -56,41 +69,44 @@ func (g *GrepWriter) Close() error {
 		}
 		bw.WriteString("\n")
 	}
-	err := s.each(func(v *hostView) {
-		head := "Host: " + v.host.Addr.String() + " ()\t"
-		bw.WriteString(head + "Status: " + titleCase(v.host.State.String()) + "\n")
-		if len(v.shown)+len(v.extra) == 0 {
-			return
+}
+
+func (g *grepReport) host(v *hostView) {
+	bw := g.bw
+	head := "Host: " + v.host.Addr.String() + " ()\t"
+	bw.WriteString(head + "Status: " + titleCase(v.host.State.String()) + "\n")
+	if len(v.shown)+len(v.extra) == 0 {
+		return
+	}
+	bw.WriteString(head + "Ports: ")
+	for j := range v.shown {
+		e := &v.shown[j]
+		if j > 0 {
+			bw.WriteString(", ")
 		}
-		bw.WriteString(head + "Ports: ")
-		for j := range v.shown {
-			e := &v.shown[j]
+		name := serviceName(e)
+		if e.svc != nil && e.svc.Tunnel != "" {
+			name = e.svc.Tunnel + "|" + name
+		}
+		bw.WriteString(strconv.Itoa(int(e.num)) + "/" + e.state.String() + "/" + e.proto.String() +
+			"//" + grepField(name) + "//" + grepField(versionText(e.svc)) + "/")
+	}
+	if len(v.extra) > 0 {
+		bw.WriteString("\tIgnored State: ")
+		for j, x := range v.extra {
 			if j > 0 {
 				bw.WriteString(", ")
 			}
-			name := serviceName(e)
-			if e.svc != nil && e.svc.Tunnel != "" {
-				name = e.svc.Tunnel + "|" + name
-			}
-			bw.WriteString(strconv.Itoa(int(e.num)) + "/" + e.state.String() + "/" + e.proto.String() +
-				"//" + grepField(name) + "//" + grepField(versionText(e.svc)) + "/")
+			bw.WriteString(x.state.String() + " (" + strconv.Itoa(x.count) + ")")
 		}
-		if len(v.extra) > 0 {
-			bw.WriteString("\tIgnored State: ")
-			for j, x := range v.extra {
-				if j > 0 {
-					bw.WriteString(", ")
-				}
-				bw.WriteString(x.state.String() + " (" + strconv.Itoa(x.count) + ")")
-			}
-		}
-		bw.WriteString("\n")
-	})
-	bw.WriteString("# " + oneLine(r.Scanner) + " done at " + ctime(r.End) + " -- " + r.summaryLine(s) + "\n")
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
 	}
-	return err
+	bw.WriteString("\n")
+}
+
+func (g *grepReport) end(s *summary) error {
+	r := &g.r
+	g.bw.WriteString("# " + oneLine(r.Scanner) + " done at " + ctime(r.End) + " -- " + r.summaryLine(s) + "\n")
+	return g.bw.Flush()
 }
 
 func titleCase(s string) string {

@@ -24,6 +24,12 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // AppendJSON appends r's JSON encoding (as MarshalJSON, without a newline)
 // to b. It does not allocate when b has room.
 func (r Result) AppendJSON(b []byte) ([]byte, error) {
+	return r.appendJSON(b, nil)
+}
+
+// appendJSON is AppendJSON, taking the time's text from tc (when not nil)
+// if it holds the same instant.
+func (r *Result) appendJSON(b []byte, tc *timeCache) ([]byte, error) {
 	if !r.AddrPort.Addr().IsValid() {
 		return b, errors.New("result: cannot encode a result without an address")
 	}
@@ -36,8 +42,10 @@ func (r Result) AppendJSON(b []byte) ([]byte, error) {
 	if int(r.Reason) >= len(reasonNames) {
 		return b, fmt.Errorf("result: cannot encode invalid reason %d", uint8(r.Reason))
 	}
-	if err := checkTime(r.Time); err != nil {
-		return b, err
+	if tc == nil || !tc.holds(r.Time) {
+		if err := checkTime(r.Time); err != nil {
+			return b, err
+		}
 	}
 	b = append(b, `{"type":"port","addr":"`...)
 	b = r.AddrPort.Addr().AppendTo(b)
@@ -62,7 +70,11 @@ func (r Result) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, `,"tries":`...)
 		b = strconv.AppendInt(b, int64(r.Tries), 10)
 	}
-	b = appendTime(b, r.Time)
+	if tc != nil {
+		b = tc.append(b, r.Time)
+	} else {
+		b = appendTime(b, r.Time)
+	}
 	if r.Source.IsValid() {
 		b = append(b, `,"source":"`...)
 		b = r.Source.AppendTo(b)
@@ -210,6 +222,29 @@ func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, `,"time":"`...)
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
+}
+
+// timeCache keeps the encoding of the last time appendTime wrote: the
+// results of one scan come in bursts that share their time (the engine
+// finishes the silent ports of a whole block at once), and formatting a
+// time costs more than the rest of a record.
+type timeCache struct {
+	t    time.Time
+	text []byte // appendTime(nil, t)
+}
+
+// holds reports whether tc's text is that of t (the same instant).
+func (tc *timeCache) holds(t time.Time) bool { return tc.text != nil && t.Equal(tc.t) }
+
+// append is appendTime(b, t), remembering t's text for the next call.
+func (tc *timeCache) append(b []byte, t time.Time) []byte {
+	if !tc.holds(t) {
+		tc.t, tc.text = t, appendTime(tc.text[:0], t)
+		if tc.text == nil {
+			tc.text = []byte{} // the zero time has text too: none
+		}
+	}
+	return append(b, tc.text...)
 }
 
 func appendOptString(b []byte, key, s string) []byte {

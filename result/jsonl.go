@@ -36,6 +36,7 @@ type JSONLWriter struct {
 	mu     sync.Mutex
 	w      io.Writer
 	buf    []byte
+	tc     timeCache
 	err    error
 	closed bool
 }
@@ -55,7 +56,7 @@ func (j *JSONLWriter) WriteResult(r Result) error {
 	if err := j.check(); err != nil {
 		return err
 	}
-	b, err := r.AppendJSON(j.buf[:0])
+	b, err := r.appendJSON(j.buf[:0], &j.tc)
 	if err != nil {
 		return err
 	}

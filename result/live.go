@@ -27,6 +27,11 @@ type LiveTableWriter struct {
 	header bool
 	open   int
 	counts map[liveKey]int
+	// run counts the latest results of one key, not yet in counts: a
+	// scan reports long runs of one kind (filtered no-response), and
+	// a map update per result cost more than the rest of WriteResult.
+	runKey liveKey
+	run    int
 	up     int
 	down   int
 	closed bool
@@ -47,6 +52,14 @@ func NewLiveTableWriter(w io.Writer, hosts int) *LiveTableWriter {
 	return &LiveTableWriter{w: bufio.NewWriter(w), hosts: hosts, counts: map[liveKey]int{}}
 }
 
+// flushRun adds the run of one key to counts.
+func (l *LiveTableWriter) flushRun() {
+	if l.run > 0 {
+		l.counts[l.runKey] += l.run
+		l.run = 0
+	}
+}
+
 // WriteResult prints r at once if it is open, else counts it.
 func (l *LiveTableWriter) WriteResult(r Result) error {
 	if !r.AddrPort.Addr().IsValid() {
@@ -61,7 +74,11 @@ func (l *LiveTableWriter) WriteResult(r Result) error {
 		return l.err
 	}
 	if r.State != Open {
-		l.counts[liveKey{r.State, r.Proto, r.Reason}]++
+		if k := (liveKey{r.State, r.Proto, r.Reason}); k != l.runKey {
+			l.flushRun()
+			l.runKey = k
+		}
+		l.run++
 		return nil
 	}
 	l.open++
@@ -127,6 +144,7 @@ func (l *LiveTableWriter) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.flushRun()
 	keys := make([]liveKey, 0, len(l.counts))
 	for k := range l.counts {
 		keys = append(keys, k)

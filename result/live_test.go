@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -25,8 +27,48 @@ func TestLiveTableNoStatePerTarget(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per filtered verdict, want 0", allocs)
 	}
+	l.flushRun()
 	if len(l.counts) != 1 {
 		t.Errorf("%d counters, want 1", len(l.counts))
+	}
+}
+
+// The live table counts every verdict of every kind, in runs of one kind
+// and interleaved, and prints the counts on Close.
+func TestLiveTableCounts(t *testing.T) {
+	var out bytes.Buffer
+	l := NewLiveTableWriter(&out, 0)
+	kinds := []Result{
+		{Proto: target.TCP, State: Filtered, Reason: NoResponse},
+		{Proto: target.TCP, State: Closed, Reason: Reset},
+		{Proto: target.UDP, State: Filtered, Reason: NoResponse},
+		{Proto: target.TCP, State: Filtered, Reason: AdminProhibited},
+		{Proto: target.TCP, State: Open, Reason: SynAck},
+	}
+	want := map[liveKey]int{}
+	r := rand.New(rand.NewPCG(4, 4))
+	for i := range 20_000 {
+		k := kinds[r.IntN(len(kinds))]
+		if i < 5000 {
+			k = kinds[0] // a long run of one kind first
+		}
+		k.AddrPort = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 80)
+		if err := l.WriteResult(k); err != nil {
+			t.Fatal(err)
+		}
+		if k.State != Open {
+			want[liveKey{k.State, k.Proto, k.Reason}]++
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(l.counts, want) {
+		t.Errorf("counts %v, want %v", l.counts, want)
+	}
+	k := liveKey{Filtered, target.TCP, NoResponse}
+	if line := fmt.Sprintf("Not shown: %d filtered tcp ports (no-response), ", want[k]); !strings.Contains(out.String(), line) {
+		t.Errorf("output lacks %q:\n%.300s", line, out.String()[max(0, out.Len()-300):])
 	}
 }
 
@@ -83,5 +125,16 @@ func TestCollectorBoundedHosts(t *testing.T) {
 	}
 	if want := fmt.Sprintf(`<hosts up="%d" down="%d" total="%d"/>`, (n+1)/2, n/2, n); !strings.Contains(out.String(), want) {
 		t.Errorf("wrong host counts: %s", out.String()[max(0, out.Len()-200):])
+	}
+}
+
+// BenchmarkLiveTableDark counts the verdicts of a dark scan (all filtered,
+// no-response) in the live table.
+func BenchmarkLiveTableDark(b *testing.B) {
+	l := NewLiveTableWriter(io.Discard, 0)
+	r := Result{AddrPort: netip.MustParseAddrPort("198.18.128.1:80"), Proto: target.TCP, State: Filtered, Reason: NoResponse}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.WriteResult(r)
 	}
 }

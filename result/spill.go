@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/portsense/portsense/target"
@@ -21,10 +20,12 @@ import (
 // spillChunk of them, sorts them and writes them as a run to an unlinked
 // temporary file. Close merges the runs (and what is still in memory) by
 // address, one host at a time. Runs are merged level by level, spillFanIn
-// at a time, so a merge never holds more than a few dozen run readers.
+// at a time, so that Close reads fewer than spillFanIn runs per level
+// (1 MiB of read buffers in all) and a scan of up to 2 M verdicts writes
+// each verdict to disk once.
 const (
 	spillChunk = 1 << 15 // records in memory before a run is written: 1.25 MiB
-	spillFanIn = 16      // runs of one level merged into one run of the next
+	spillFanIn = 64      // runs of one level merged into one run of the next
 	recSize    = 40      // bytes of an encoded record
 )
 
@@ -139,10 +140,130 @@ type codec[T any] struct {
 	dec  func(x *T, b []byte)
 	cmp  func(x, y *T) int
 	sort func(rs []T) // sorts by cmp (a direct call: a func value would make each pair escape)
+	// key, when not nil, maps a record to a number in cmp's order: if
+	// key(x) < key(y) then cmp(x, y) < 0; equal keys say nothing. The
+	// merger compares keys first, so that most comparisons are one
+	// integer comparison instead of a call.
+	key func(x *T) uint64
 }
 
-var recCodec = &codec[rec]{size: recSize, enc: (*rec).encode, dec: (*rec).decode, cmp: cmpRec,
-	sort: func(rs []rec) { slices.SortFunc(rs, func(x, y rec) int { return cmpRec(&x, &y) }) }}
+var recCodec = &codec[rec]{size: recSize, enc: (*rec).encode, dec: (*rec).decode, cmp: cmpRec, key: recKey,
+	sort: func(rs []rec) { radixSortRecs(rs, make([]uint32, len(rs)), make([]uint32, len(rs))) }}
+
+// recKey is cmpRec's order in one number for IPv4 records (address,
+// protocol, port); every IPv6 record gets the same key, above them all.
+func recKey(x *rec) uint64 {
+	if !x.is4 {
+		return 1 << 63
+	}
+	return uint64(uint32(x.lo))<<24 | uint64(x.proto)<<16 | uint64(x.num)
+}
+
+// recDigits is the number of key bytes of a rec: port (2), protocol (1),
+// address (16) and family (1).
+const recDigits = 20
+
+// recDigit is key byte d of x, d = 0 being the least significant of
+// cmpRec's order: the port's two bytes, the protocol, the address's
+// sixteen bytes from the last, then the family (IPv4 first).
+func recDigit(x *rec, d int) byte {
+	switch {
+	case d < 2:
+		return byte(x.num >> (8 * d))
+	case d == 2:
+		return byte(x.proto)
+	case d < 11:
+		return byte(x.lo >> (8 * (d - 3)))
+	case d < 19:
+		return byte(x.hi >> (8 * (d - 11)))
+	case x.is4:
+		return 0
+	default:
+		return 1
+	}
+}
+
+// radixSortRecs sorts rs in cmpRec's order, stably: records of one port
+// keep the order they came in. It is a least-significant-digit radix sort
+// that skips the key bytes all of rs share, which in a scan are most of
+// them (a dark /17 × 32 ports differs in three bytes), so it costs a few
+// passes over an index instead of n log n record comparisons. idx and tmp
+// are scratch space of len(rs) each.
+func radixSortRecs(rs []rec, idx, tmp []uint32) {
+	if len(rs) < 2 {
+		return
+	}
+	x0 := &rs[0]
+	var num uint16
+	var proto target.Protocol
+	var lo, hi uint64
+	fam := false
+	for i := range rs {
+		x := &rs[i]
+		num |= x.num ^ x0.num
+		proto |= x.proto ^ x0.proto
+		lo |= x.lo ^ x0.lo
+		hi |= x.hi ^ x0.hi
+		fam = fam || x.is4 != x0.is4
+	}
+	varies := func(d int) bool {
+		switch {
+		case d < 2:
+			return byte(num>>(8*d)) != 0
+		case d == 2:
+			return proto != 0
+		case d < 11:
+			return byte(lo>>(8*(d-3))) != 0
+		case d < 19:
+			return byte(hi>>(8*(d-11))) != 0
+		default:
+			return fam
+		}
+	}
+	idx, tmp = idx[:len(rs)], tmp[:len(rs)]
+	for i := range idx {
+		idx[i] = uint32(i)
+	}
+	for d := range recDigits {
+		if !varies(d) {
+			continue
+		}
+		var count [256]uint32
+		for _, i := range idx {
+			count[recDigit(&rs[i], d)]++
+		}
+		var sum uint32
+		for b, c := range count {
+			count[b] = sum
+			sum += c
+		}
+		for _, i := range idx {
+			k := recDigit(&rs[i], d)
+			tmp[count[k]] = i
+			count[k]++
+		}
+		idx, tmp = tmp, idx
+	}
+	// Put rs in the order idx gives (rs[j] = old rs[idx[j]]), one
+	// cycle of the permutation at a time, marking places done.
+	for i := range rs {
+		if idx[i] == uint32(i) {
+			continue
+		}
+		t := rs[i]
+		j := i
+		for {
+			k := int(idx[j])
+			idx[j] = uint32(j)
+			if k == i {
+				rs[j] = t
+				break
+			}
+			rs[j] = rs[k]
+			j = k
+		}
+	}
+}
 
 // spillRun is a sorted stretch of records in the spill file.
 type spillRun struct {
@@ -153,19 +274,23 @@ type spillRun struct {
 // spillFile holds the runs of one collector in one temporary file, removed
 // as soon as it is made (where the OS allows) and closed by release.
 type spillFile[T any] struct {
-	c    *codec[T]
-	f    *os.File
-	name string
-	end  int64
-	runs []spillRun
+	c     *codec[T]
+	fanIn int // runs of one level merged into one of the next
+	f     *os.File
+	name  string
+	end   int64
+	runs  []spillRun
 }
 
-func newSpillFile[T any](c *codec[T]) (*spillFile[T], error) {
+func newSpillFile[T any](c *codec[T], fanIn int) (*spillFile[T], error) {
 	f, err := os.CreateTemp("", "portsense-results-*")
 	if err != nil {
 		return nil, fmt.Errorf("result: buffering results on disk: %w", err)
 	}
-	s := &spillFile[T]{c: c, f: f, name: f.Name()}
+	if fanIn < 2 {
+		fanIn = spillFanIn
+	}
+	s := &spillFile[T]{c: c, fanIn: fanIn, f: f, name: f.Name()}
 	if os.Remove(f.Name()) == nil {
 		s.name = "" // gone already; the data lives until the file is closed
 	}
@@ -194,7 +319,7 @@ func (s *spillFile[T]) write(rs []T) error {
 				rest = append(rest, r)
 			}
 		}
-		if len(same) < spillFanIn {
+		if len(same) < s.fanIn {
 			return nil
 		}
 		var n int64
@@ -240,7 +365,7 @@ func (s *spillFile[T]) readers(runs []spillRun) []recReader[T] {
 	size := max(4<<10, min(64<<10, (1<<20)/max(len(runs), 1)))
 	sz := int64(s.c.size)
 	for _, r := range runs {
-		out = append(out, &runReader[T]{c: s.c, r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.n*sz), size), left: r.n, buf: make([]byte, sz)})
+		out = append(out, &runReader[T]{c: s.c, r: io.NewSectionReader(s.f, r.off, r.n*sz), left: r.n, block: make([]byte, size/s.c.size*s.c.size)})
 	}
 	return out
 }
@@ -257,22 +382,29 @@ type recReader[T any] interface {
 	next(x *T) (bool, error)
 }
 
+// runReader reads a run a buffer of whole records at a time.
 type runReader[T any] struct {
-	c    *codec[T]
-	r    *bufio.Reader
-	left int64
-	buf  []byte
+	c     *codec[T]
+	r     io.Reader
+	left  int64  // records not yet read into buf
+	block []byte // whole records
+	buf   []byte // the part of block read and not yet decoded
 }
 
 func (r *runReader[T]) next(x *T) (bool, error) {
-	if r.left == 0 {
-		return false, nil
+	if len(r.buf) == 0 {
+		if r.left == 0 {
+			return false, nil
+		}
+		n := min(r.left, int64(len(r.block)/r.c.size))
+		r.buf = r.block[:n*int64(r.c.size)]
+		if _, err := io.ReadFull(r.r, r.buf); err != nil {
+			return false, fmt.Errorf("result: reading buffered results: %w", err)
+		}
+		r.left -= n
 	}
-	if _, err := io.ReadFull(r.r, r.buf); err != nil {
-		return false, fmt.Errorf("result: reading buffered results: %w", err)
-	}
-	r.left--
-	r.c.dec(x, r.buf)
+	r.c.dec(x, r.buf[:r.c.size])
+	r.buf = r.buf[r.c.size:]
 	return true, nil
 }
 
@@ -297,25 +429,37 @@ type merger[T any] struct {
 	c    *codec[T]
 	src  []recReader[T]
 	head []T
-	heap []int // indexes into src, ordered by head
+	keys []uint64 // c.key of each head; zero without c.key
+	heap []int    // indexes into src, ordered by head
 }
 
 func newMerger[T any](c *codec[T], src []recReader[T]) (*merger[T], error) {
-	m := &merger[T]{c: c, src: src, head: make([]T, len(src))}
+	m := &merger[T]{c: c, src: src, head: make([]T, len(src)), keys: make([]uint64, len(src))}
 	for i, r := range src {
 		ok, err := r.next(&m.head[i])
 		if err != nil {
 			return nil, err
 		}
 		if ok {
+			m.setKey(i)
 			m.push(i)
 		}
 	}
 	return m, nil
 }
 
+func (m *merger[T]) setKey(i int) {
+	if m.c.key != nil {
+		m.keys[i] = m.c.key(&m.head[i])
+	}
+}
+
 func (m *merger[T]) less(a, b int) bool {
-	return m.c.cmp(&m.head[m.heap[a]], &m.head[m.heap[b]]) < 0
+	i, j := m.heap[a], m.heap[b]
+	if ki, kj := m.keys[i], m.keys[j]; ki != kj {
+		return ki < kj
+	}
+	return m.c.cmp(&m.head[i], &m.head[j]) < 0
 }
 
 func (m *merger[T]) push(i int) {
@@ -363,7 +507,9 @@ func (m *merger[T]) pop() error {
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if ok {
+		m.setKey(i)
+	} else {
 		last := len(m.heap) - 1
 		m.heap[0] = m.heap[last]
 		m.heap = m.heap[:last]

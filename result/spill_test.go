@@ -131,6 +131,7 @@ func TestSpillSameOutput(t *testing.T) {
 			wd, cd := mkw(&disk)
 			cd.chunk = 7  // 5000 records: hundreds of runs, three merge levels
 			cd.hchunk = 3 // 2500 host verdicts: the same
+			cd.fanIn = 16
 			for i, r := range rs {
 				if err := wm.WriteResult(r); err != nil {
 					t.Fatal(err)
@@ -234,4 +235,29 @@ func BenchmarkXMLWriterHostSpill(b *testing.B) {
 		x.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/host")
+}
+
+// BenchmarkGrepWriterDark measures the dark scan of the memory workload
+// through a buffering writer: 32 ports of 8,192 hosts, every port filtered,
+// in the random order a scan reports them, so that sorting the runs, the
+// merges on disk and the summaries all count.
+func BenchmarkGrepWriterDark(b *testing.B) {
+	b.ReportAllocs()
+	t0 := time.Unix(1796289000, 0)
+	const hosts, ports = 8192, 32
+	order := rand.New(rand.NewPCG(1, 2)).Perm(hosts * ports)
+	var out bytes.Buffer
+	for b.Loop() {
+		out.Reset()
+		g := NewGrepWriter(&out, RunInfo{Start: t0, End: t0})
+		for _, k := range order {
+			a := netip.AddrFrom4([4]byte{198, 18, 128 + byte(k/ports>>8), byte(k / ports)})
+			g.WriteResult(Result{AddrPort: netip.AddrPortFrom(a, uint16(1+k%ports)), Proto: target.TCP,
+				State: Filtered, Reason: NoResponse, Tries: 1, Time: t0.Add(time.Duration(k) * time.Microsecond)})
+		}
+		if err := g.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*hosts*ports), "ns/result")
 }

@@ -39,22 +39,32 @@ func (t *TableWriter) Close() error {
 	if !t.c.close() {
 		return nil
 	}
-	s := t.c.finish()
-	bw := bufio.NewWriter(t.w)
-	err := s.each(func(v *hostView) {
-		if s.total > 1 {
-			bw.WriteString("\n")
-		}
-		writeTableHost(bw, v)
-	})
+	return writeReports(&t.c, &tableReport{w: t.w})
+}
+
+// tableReport renders the normal table from a collector's summary.
+type tableReport struct {
+	w     io.Writer
+	bw    *bufio.Writer
+	hosts int // written so far
+}
+
+func (t *tableReport) begin(*summary, time.Time) { t.bw = bufio.NewWriter(t.w) }
+
+func (t *tableReport) host(v *hostView) {
+	if t.hosts++; t.hosts > 1 {
+		t.bw.WriteString("\n")
+	}
+	writeTableHost(t.bw, v)
+}
+
+func (t *tableReport) end(s *summary) error {
+	bw := t.bw
 	if s.total > 0 {
 		bw.WriteString("\n")
 	}
 	bw.WriteString("Done: " + plural(s.total, "IP address", "IP addresses") + " (" + plural(s.up, "host up", "hosts up") + ")\n")
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	return err
+	return bw.Flush()
 }
 
 func writeTableHost(bw *bufio.Writer, v *hostView) {

@@ -49,9 +49,22 @@ func (x *XMLWriter) Close() error {
 	if !x.c.close() {
 		return nil
 	}
-	s := x.c.finish()
-	r := resolveRun(x.info, s, time.Now())
-	bw := bufio.NewWriter(x.w)
+	return writeReports(&x.c, &xmlReport{w: x.w, info: x.info})
+}
+
+// xmlReport renders the XML document from a collector's summary.
+type xmlReport struct {
+	w    io.Writer
+	info RunInfo
+	bw   *bufio.Writer
+	b    []byte
+	r    run
+}
+
+func (x *xmlReport) begin(s *summary, now time.Time) {
+	r := resolveRun(x.info, s, now)
+	x.r = r
+	x.bw = bufio.NewWriter(x.w)
 	var b []byte
 	b = append(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n"+
 		"<?xml-stylesheet href=\"file:///usr/bin/../share/nmap/nmap.xsl\" type=\"text/xsl\"?>\n"...)
@@ -71,14 +84,19 @@ func (x *XMLWriter) Close() error {
 		b = xmlAttr(b, "services", sc.services)
 		b = append(b, "/>\n"...)
 	}
-	b = append(b, "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n"...)
-	err := s.each(func(v *hostView) {
-		b = appendXMLHost(b, v)
-		if len(b) > 32<<10 {
-			bw.Write(b)
-			b = b[:0]
-		}
-	})
+	x.b = append(b, "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n"...)
+}
+
+func (x *xmlReport) host(v *hostView) {
+	x.b = appendXMLHost(x.b, v)
+	if len(x.b) > 32<<10 {
+		x.bw.Write(x.b)
+		x.b = x.b[:0]
+	}
+}
+
+func (x *xmlReport) end(s *summary) error {
+	r, b := &x.r, x.b
 	b = append(b, "<runstats><finished"...)
 	b = xmlAttr(b, "time", strconv.FormatInt(r.End.Unix(), 10))
 	b = xmlAttr(b, "timestr", ctime(r.End))
@@ -89,11 +107,8 @@ func (x *XMLWriter) Close() error {
 	b = xmlAttr(b, "down", strconv.Itoa(s.down))
 	b = xmlAttr(b, "total", strconv.Itoa(s.total))
 	b = append(b, "/>\n</runstats>\n</nmaprun>\n"...)
-	bw.Write(b)
-	if ferr := bw.Flush(); err == nil { // bufio keeps the first write error
-		err = ferr
-	}
-	return err
+	x.bw.Write(b)
+	return x.bw.Flush() // bufio keeps the first write error
 }
 
 func appendXMLHost(b []byte, v *hostView) []byte {

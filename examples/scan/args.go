@@ -55,6 +55,7 @@ type options struct {
 	svc         serviceFlags  // -sV and --version-*; see flags_service.go
 	disc        discoveryOpts // -sn, -P…, --disable-arp-ping (flags_discovery.go)
 	src         sourceOpts    // --source-pool, -D, -g … (flags_source.go)
+	cpuProfile  string        // hidden --cpuprofile FILE (flags_profile.go)
 }
 
 // usageError is a bad command line: exit status 2.
@@ -186,6 +187,7 @@ func longOpts() map[string]longOpt {
 	addServiceOpts(m)
 	discoveryLongOpts(m)
 	sourceLongOpts(m)
+	profileLongOpts(m)
 	return m
 }
 

@@ -245,6 +245,11 @@ func scan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.help {
 		return errHelp
 	}
+	stopProfile, err := startProfile(o) // hidden --cpuprofile (flags_profile.go)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	p, err := makePlan(ctx, o, stderr)
 	if err != nil {
 		return err
@@ -641,6 +646,7 @@ const liveHosts = 256
 func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 	o := out.o
 	var ws []result.Writer
+	var xml, grep, table io.Writer // one ReportWriter buffers the run once for these
 	stdoutTaken := false
 	for name, w := range out.dst {
 		if w == out.stdout {
@@ -649,11 +655,11 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 		}
 		switch name {
 		case &o.outN:
-			ws = append(ws, result.NewTableWriter(w))
+			table = w
 		case &o.outX:
-			ws = append(ws, result.NewXMLWriter(w, info))
+			xml = w
 		case &o.outG:
-			ws = append(ws, result.NewGrepWriter(w, info))
+			grep = w
 		case &o.outJ:
 			ws = append(ws, result.NewJSONLWriter(w))
 		}
@@ -662,10 +668,13 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 		if hosts > liveHosts {
 			ws = append(ws, result.NewLiveTableWriter(out.stdout, hosts)) // it flushes each open port
 		} else {
-			ws = append(ws, result.NewTableWriter(out.stdout))
+			table = out.stdout
 		}
 	}
-	return result.Multi(ws...)
+	if xml != nil || grep != nil || table != nil {
+		ws = append(ws, result.NewReportWriter(info, xml, grep, table))
+	}
+	return closeTogether(ws) // result.Multi, closing the writers at once (close.go)
 }
 
 func (out *outputs) close() error {
@@ -774,28 +783,44 @@ func execute(ctx context.Context, p *plan, w result.Writer, stderr io.Writer) er
 	defer tick.Stop()
 	var writeErr error
 	noRoute := &noRouteWarner{stderr: stderr}
+	handle := func(r result.Result) {
+		t := target.Target{Addr: r.AddrPort.Addr(), Port: target.Port{Proto: r.Proto, Num: r.AddrPort.Port()}}
+		if _, dup := p.suppress[t]; dup {
+			delete(p.suppress, t) // reported by the run that saved the resume file
+			return
+		}
+		if tr != nil {
+			tr.report(t)
+		}
+		noRoute.see(r)
+		if o.openOnly && r.State != result.Open {
+			return
+		}
+		if err := w.WriteResult(p.names.name(r)); err != nil && writeErr == nil {
+			writeErr = err
+		}
+	}
 	results := run.Results()
 	for results != nil {
 		select {
 		case r, ok := <-results:
-			if !ok {
-				results = nil
+			// Results come in bursts (a timed-out block of probes at
+			// once): take the rest of a burst with plain receives, not a
+			// select with the ticker per result.
+			for n := 1; ok; n++ {
+				handle(r)
+				if n == 4096 {
+					break
+				}
+				select {
+				case r, ok = <-results:
+					continue
+				default:
+				}
 				break
 			}
-			t := target.Target{Addr: r.AddrPort.Addr(), Port: target.Port{Proto: r.Proto, Num: r.AddrPort.Port()}}
-			if _, dup := p.suppress[t]; dup {
-				delete(p.suppress, t) // reported by the run that saved the resume file
-				continue
-			}
-			if tr != nil {
-				tr.report(t)
-			}
-			noRoute.see(r)
-			if o.openOnly && r.State != result.Open {
-				continue
-			}
-			if err := w.WriteResult(p.names.name(r)); err != nil && writeErr == nil {
-				writeErr = err
+			if !ok {
+				results = nil
 			}
 		case <-tick.C:
 			if err := save(false); err != nil {
