@@ -109,6 +109,15 @@ type Config struct {
 	// Deadlines do not apply to such a socket, and reading from it is an
 	// error.
 	SendOnly bool
+	// TxRing makes the socket's BatchWriter send through a memory-mapped
+	// transmit ring (PACKET_TX_RING, TPACKET_V2) instead of sendmmsg(2):
+	// Slot returns a frame of the ring itself and Flush hands each run of
+	// frames with the same destination to the kernel with one empty
+	// sendto(2), so no message headers or packet bytes are copied from
+	// user space. It implies SendOnly. Such a socket has exactly one
+	// BatchWriter and sends only through it: WriteTo, WritePacket and Write
+	// fail.
+	TxRing bool
 }
 
 // RingConfig configures a Ring. A nil *RingConfig means defaults.
