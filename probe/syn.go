@@ -99,6 +99,20 @@ type SYNConfig struct {
 	// (nmap's ME): 0 sends it first, len(Decoys) last; a negative value
 	// picks a random position once per session.
 	DecoyPosition int
+
+	// TxRing sends probes through memory-mapped transmit rings
+	// (PACKET_TX_RING) instead of sendmmsg(2): each batch is written in
+	// place and handed to the kernel with one empty send, with no message
+	// headers or packet bytes copied from user space. It is off by default
+	// because it does not pay on every path (BenchmarkSYNSend, ringN
+	// against batchN): into a link that frees each frame right after the
+	// driver's transmit, as a NIC driver does ("sink"), it cut the CPU per
+	// probe by about a third; across a veth into another network
+	// namespace ("veth", the side-by-side benchmark's lab) the kernel
+	// copies every ring frame into a new page at the crossing, and a whole
+	// scan took as much CPU as with sendmmsg. If the ring cannot be set
+	// up, Open fails.
+	TxRing bool
 }
 
 // SYN is the TCP SYN ("half-open") prober, nmap's -sS, for IPv4 and IPv6 on

@@ -94,7 +94,7 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	}
 	for range nsend {
 		// One socket per batch, so that workers send in parallel.
-		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, &afpacket.Config{SendOnly: true})
+		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, &afpacket.Config{SendOnly: true, TxRing: cfg.TxRing})
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("probe: SYN scan: %w", err)

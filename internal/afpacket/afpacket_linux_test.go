@@ -441,3 +441,10 @@ func benchBatchWriter(b *testing.B, cfg *afpacket.Config, hop route.Hop, p netip
 	_, _ = tx.Flush()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pps")
 }
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
