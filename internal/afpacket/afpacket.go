@@ -111,12 +111,14 @@ type Config struct {
 	SendOnly bool
 	// TxRing makes the socket's BatchWriter send through a memory-mapped
 	// transmit ring (PACKET_TX_RING, TPACKET_V2) instead of sendmmsg(2):
-	// Slot returns a frame of the ring itself and Flush hands each run of
-	// frames with the same destination to the kernel with one empty
-	// sendto(2), so no message headers or packet bytes are copied from
-	// user space. It implies SendOnly. Such a socket has exactly one
-	// BatchWriter and sends only through it: WriteTo, WritePacket and Write
-	// fail.
+	// Slot returns the packet area of a frame of the ring itself and Flush
+	// hands each run of frames for the same interface and protocol to the
+	// kernel with one empty sendto(2), so no message headers are copied
+	// from user space. It needs a Datagram socket and implies SendOnly; the
+	// writer builds the link headers itself, for Ethernet and loopback
+	// links only (a packet for another link type is dropped and reported
+	// by Flush). Such a socket has exactly one BatchWriter and sends only
+	// through it: WriteTo, WritePacket and Write fail.
 	TxRing bool
 }
 

@@ -427,7 +427,7 @@ func benchBatchWriter(b *testing.B, cfg *afpacket.Config, hop route.Hop, p netip
 	}
 	d := afpacket.Addr{Ifindex: hop.Ifindex, Protocol: afpacket.ProtoIPv4, HWLen: hop.HWLen, HW: hop.HW}
 	b.ReportAllocs()
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	a := p.Addr()
 	for i := 0; i < b.N; i++ {
 		n := syn.Build(tx.Slot(), a, 61440, uint16(i), uint32(i))
@@ -440,6 +440,7 @@ func benchBatchWriter(b *testing.B, cfg *afpacket.Config, hop route.Hop, p netip
 	}
 	_, _ = tx.Flush()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pps")
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // cpuTime is the process's user+system CPU time so far.

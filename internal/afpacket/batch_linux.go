@@ -120,9 +120,12 @@ type BatchWriter struct {
 
 	// A TxRing socket's writer: the queued packets live in ring (hdr
 	// only gives the batch size), sent to to with errno as the result.
-	ring  *txRing
-	to    unix.RawSockaddrLinklayer
-	errno unix.Errno
+	ring     *txRing
+	to       unix.RawSockaddrLinklayer
+	errno    unix.Errno
+	links    map[int]*txLink // by ifindex
+	lastIf   int
+	lastLink *txLink
 }
 
 // NewBatchWriter returns a writer of up to batch packets of up to slot

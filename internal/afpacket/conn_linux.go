@@ -72,6 +72,12 @@ func open(ifi *net.Interface, typ Type, cfg *Config) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if cfg.TxRing {
+		if typ != Datagram {
+			return -1, fmt.Errorf("afpacket: a TxRing socket takes network-layer packets: type %v, want %v", typ, Datagram)
+		}
+		st = unix.SOCK_RAW // its writer builds the link headers (see txring_linux.go)
+	}
 	flags := unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
 	if cfg.SendOnly || cfg.TxRing {
 		flags = unix.SOCK_CLOEXEC // os.NewFile keeps a blocking socket out of the poller

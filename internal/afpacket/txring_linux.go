@@ -17,30 +17,50 @@ import (
 
 // A TxRing socket's BatchWriter fills the frames of a PACKET_TX_RING in
 // place (Documentation/networking/packet_mmap.rst, "Transmission"). Each
-// frame starts with a struct tpacket2_hdr; a Datagram socket's packet
-// starts TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) = 32 bytes into the
-// frame, and the kernel builds the link header in front of it from the
-// destination of the send call. A frame belongs to user space while its
-// tp_status is TP_STATUS_AVAILABLE; setting TP_STATUS_SEND_REQUEST hands
-// it to the next send(2) on the socket, which takes the requested frames
-// in ring order from the kernel's head, one skb each, and sets
-// TP_STATUS_AVAILABLE again once the skb is freed. A blocking send waits
-// for that before it returns. A frame the kernel cannot send (too long for
-// the device, no link header for the destination) gets
-// TP_STATUS_WRONG_FORMAT; the kernel's head then stays on it and the send
-// fails.
+// frame starts with a struct tpacket2_hdr. A frame belongs to user space
+// while its tp_status is TP_STATUS_AVAILABLE; setting
+// TP_STATUS_SEND_REQUEST hands it to the next send(2) on the socket, which
+// takes the requested frames in ring order from the kernel's head, one skb
+// each, and sets TP_STATUS_AVAILABLE again once the skb is freed. A
+// blocking send waits for that before it returns. A frame the kernel
+// cannot parse gets TP_STATUS_WRONG_FORMAT; the kernel's head then stays
+// on it and the send fails.
 //
-// The destination (interface, protocol, hardware address) is one per send
-// call, not per frame: Flush sends each run of queued frames with the same
-// destination with one sendto(2).
+// The socket is SOCK_RAW with PACKET_VNET_HDR, whatever Type the caller
+// asked for: every frame is a struct virtio_net_hdr whose hdr_len covers
+// the whole frame, the link header (built here: Ethernet and loopback
+// links only) and the packet. The kernel then copies each frame into a
+// linear skb. Without the virtio header (or on a SOCK_DGRAM socket) it
+// attaches the ring's pages to the skb instead, and a veth into another
+// namespace copies those into a fresh page per packet (skb_copy_ubufs):
+// the lab's path, where that cost as much as the syscalls it saved.
+// PACKET_TX_HAS_OFF lets the frame start where its link header does
+// (tp_mac), so the packet itself always sits at txPkt, where Slot is.
+//
+// The interface and protocol are one per send call: Flush sends each run
+// of queued frames with the same ones with one sendto(2).
 const (
-	txData = 32 // offset of the packet in a frame
+	txData  = 32                        // first byte after the tpacket2_hdr (TPACKET_ALIGN)
+	vnetLen = 10                        // struct virtio_net_hdr
+	ethLen  = 14                        // Ethernet header
+	txPkt   = txData + vnetLen + ethLen // offset of the packet in a frame
 
-	txStatus = 0 // tp_status, u32
-	txLen    = 4 // tp_len, u32
+	txStatus = 0  // tp_status, u32
+	txLen    = 4  // tp_len, u32
+	txMac    = 12 // tp_mac, u16: where the frame's data starts (PACKET_TX_HAS_OFF)
 
 	txBusy = unix.TP_STATUS_SEND_REQUEST | unix.TP_STATUS_SENDING | unix.TP_STATUS_WRONG_FORMAT
 )
+
+// txLink is what the writer needs to know of an interface to build
+// frames for it.
+type txLink struct {
+	ok  bool // an Ethernet or loopback link
+	typ uint16
+	src [6]byte
+	mtu int
+	err error // the interface could not be looked up
+}
 
 // txRing is the mapped transmit ring of one socket and the writer's view
 // of it: frames head, head+1, … (mod frames) hold the n queued packets,
@@ -70,12 +90,17 @@ type txRing struct {
 // for at least batch frames of slot bytes.
 func newTxRing(fd, batch, slot int) (*txRing, error) {
 	page := os.Getpagesize()
-	fsize := (txData + slot + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
-	fsize = max(fsize, 64) // at least TPACKET2_HDRLEN (52)
+	fsize := (txPkt + slot + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
 	bsize := (fsize + page - 1) / page * page
 	fpb := bsize / fsize
 	blocks := (batch + fpb - 1) / fpb
 	r := &txRing{fsize: fsize, fpb: fpb, bsize: bsize, frames: fpb * blocks}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		return nil, fmt.Errorf("vnet header: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_TX_HAS_OFF, 1); err != nil {
+		return nil, fmt.Errorf("tx offsets: %w", err)
+	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
 		return nil, fmt.Errorf("tpacket v2: %w", err)
 	}
@@ -143,15 +168,77 @@ func (r *txRing) unmap() {
 
 // slot returns the packet area of queued packet j.
 func (r *txRing) slot(j, slot int) []byte {
-	off := r.frame(r.idx(j)) + txData
+	off := r.frame(r.idx(j)) + txPkt
 	return r.mem[off : off+slot : off+slot]
 }
 
-// commit records queued packet j: its length and destination.
-func (r *txRing) commit(j, n int, to *Addr, ifindex int) {
+// commit records queued packet j of n bytes for to: the frame's virtio
+// and link headers, its start and length. A frame for a link the ring
+// cannot build headers for keeps only its length; Flush drops it.
+func (r *txRing) commit(j, n int, to *Addr, ifindex int, l *txLink) {
 	i := r.idx(j)
-	binary.NativeEndian.PutUint32(r.mem[r.frame(i)+txLen:], uint32(n))
 	toRaw(&r.dst[i], to, ifindex)
+	f := r.mem[r.frame(i):]
+	binary.NativeEndian.PutUint32(f[txLen:], uint32(vnetLen+ethLen+n))
+	if !l.ok {
+		return
+	}
+	binary.NativeEndian.PutUint16(f[txMac:], txData)
+	v := f[txData : txData+vnetLen]
+	clear(v)                                               // no checksum offload, no segmentation
+	binary.NativeEndian.PutUint16(v[2:], uint16(ethLen+n)) // hdr_len: copy it all
+	e := f[txData+vnetLen : txPkt]
+	copy(e[0:6], to.HW[:6])
+	copy(e[6:12], l.src[:])
+	binary.BigEndian.PutUint16(e[12:], to.Protocol)
+}
+
+// pktLen is the length of the packet in frame i.
+func (r *txRing) pktLen(i int) int {
+	return int(binary.NativeEndian.Uint32(r.mem[r.frame(i)+txLen:])) - vnetLen - ethLen
+}
+
+// link returns what the writer knows of interface ifindex, looking it up
+// on first use (the only allocations of the ring path). The answer is
+// kept for the writer's life.
+func (w *BatchWriter) link(ifindex int) *txLink {
+	if ifindex == w.lastIf && w.lastLink != nil {
+		return w.lastLink
+	}
+	l, ok := w.links[ifindex]
+	if !ok {
+		l = w.lookupLink(ifindex)
+		w.links[ifindex] = l
+	}
+	w.lastIf, w.lastLink = ifindex, l
+	return l
+}
+
+func (w *BatchWriter) lookupLink(ifindex int) *txLink {
+	l := &txLink{}
+	ifi, err := net.InterfaceByIndex(ifindex)
+	if err != nil {
+		l.err = err
+		return l
+	}
+	l.mtu = ifi.MTU
+	ifr, err := unix.NewIfreq(ifi.Name)
+	if err != nil {
+		l.err = err
+		return l
+	}
+	var ierr error
+	if err := w.c.rc.Control(func(fd uintptr) { ierr = unix.IoctlIfreq(int(fd), unix.SIOCGIFHWADDR, ifr) }); err != nil {
+		ierr = err
+	}
+	if ierr != nil {
+		l.err = fmt.Errorf("link type: %w", ierr)
+		return l
+	}
+	l.typ = ifr.Uint16()
+	n := copy(l.src[:], ifi.HardwareAddr)
+	l.ok = (l.typ == unix.ARPHRD_ETHER || l.typ == unix.ARPHRD_LOOPBACK) && (n == 0 || n == 6)
+	return l
 }
 
 // drop removes queued packets j..j+m-1 of n: every queued frame is
@@ -165,9 +252,7 @@ func (r *txRing) drop(j, m, n int) {
 	for k := j; k+m < n; k++ {
 		to, from := r.idx(k), r.idx(k+m)
 		fo, ff := r.frame(to), r.frame(from)
-		l := int(binary.NativeEndian.Uint32(r.mem[ff+txLen:]))
-		copy(r.mem[fo+txData:fo+txData+l], r.mem[ff+txData:ff+txData+l])
-		binary.NativeEndian.PutUint32(r.mem[fo+txLen:], uint32(l))
+		copy(r.mem[fo+txLen:fo+r.fsize], r.mem[ff+txLen:ff+r.fsize]) // all but tp_status
 		r.dst[to] = r.dst[from]
 	}
 }
@@ -202,8 +287,34 @@ func (w *BatchWriter) flushRing() (int, error) {
 	for w.n > 0 {
 		w.to = r.dst[r.head]
 		run := 1
-		for run < w.n && r.dst[r.idx(run)] == w.to {
+		for run < w.n && r.dst[r.idx(run)].Ifindex == w.to.Ifindex && r.dst[r.idx(run)].Protocol == w.to.Protocol {
 			run++
+		}
+		l := w.link(int(w.to.Ifindex))
+		if !l.ok {
+			err := l.err
+			if err == nil {
+				err = fmt.Errorf("link type %d: the TX ring builds Ethernet headers only", l.typ)
+			}
+			fail(err)
+			r.drop(0, run, w.n)
+			w.n -= run
+			continue
+		}
+		// The kernel does not check a frame with a virtio header against
+		// the MTU; the link would drop it silently.
+		for j := 0; j < run; {
+			if pl := r.pktLen(r.idx(j)); pl > l.mtu {
+				fail(fmt.Errorf("packet of %d bytes: longer than the link's MTU %d", pl, l.mtu))
+				r.drop(j, 1, w.n)
+				w.n--
+				run--
+				continue
+			}
+			j++
+		}
+		if run == 0 {
+			continue
 		}
 		for j := range run {
 			atomic.StoreUint32(r.status(r.idx(j)), unix.TP_STATUS_SEND_REQUEST)
@@ -233,8 +344,7 @@ func (w *BatchWriter) flushRing() (int, error) {
 			if errno == 0 {
 				err = errors.New("frame rejected")
 			}
-			l := binary.NativeEndian.Uint32(r.mem[r.frame(r.head)+txLen:])
-			fail(fmt.Errorf("packet of %d bytes: %w", l, err))
+			fail(fmt.Errorf("packet of %d bytes: %w", r.pktLen(r.head), err))
 			r.drop(0, 1, w.n)
 			w.n--
 		case errno == 0 || errno == unix.EINTR || errno == unix.EAGAIN || errno == unix.ENOBUFS:
@@ -304,7 +414,7 @@ func (c *Conn) newRingWriter(batch, slot int) (*BatchWriter, error) {
 	if c.closed.Load() {
 		r.close()
 	}
-	w := &BatchWriter{c: c, slot: slot, hdr: make([]unix.Mmsghdr, batch), ring: r}
+	w := &BatchWriter{c: c, slot: slot, hdr: make([]unix.Mmsghdr, batch), ring: r, links: map[int]*txLink{}}
 	w.write = w.sendRing
 	return w, nil
 }
@@ -330,7 +440,11 @@ func (w *BatchWriter) ringCommit(n int, to *Addr) bool {
 		}
 		r.slotOut = true
 	}
-	r.commit(w.n, n, to, w.c.ifindex)
+	ifindex := to.Ifindex
+	if ifindex == 0 {
+		ifindex = w.c.ifindex
+	}
+	r.commit(w.n, n, to, w.c.ifindex, w.link(ifindex))
 	w.n++
 	r.slotOut = false
 	r.leave()

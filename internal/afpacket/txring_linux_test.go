@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -168,11 +169,11 @@ func TestTxRingLab(t *testing.T) {
 	}
 }
 
-// TestTxRingWrongFormat makes the kernel reject a frame (longer than the
-// link's MTU): Flush drops that one, sends the rest of the batch, and says
-// which packet failed; the ring stays in step with the kernel, so the next
-// batch goes out whole.
-func TestTxRingWrongFormat(t *testing.T) {
+// TestTxRingOverMTU: a packet longer than the link's MTU (which the
+// kernel does not check for a frame with a virtio header) is dropped and
+// reported; the rest of the batch and the next batch go out whole.
+// TestTxRingKernelWrongFormat has the kernel reject a frame itself.
+func TestTxRingOverMTU(t *testing.T) {
 	l := newRingLab(t)
 	_, w := ringWriter(t, 8, 2048)
 	syn4, _ := packet.NewSYN(l.hop4.Src, 64, 1024, 1460)
@@ -243,6 +244,34 @@ func TestTxRingBadDestination(t *testing.T) {
 			t.Errorf("SYN %d received %d times, want %d", i, got[i], want)
 		}
 	}
+}
+
+// TestTxRingLinkType: a packet for a link the ring cannot build headers
+// for (a tun device: no link header) is dropped and reported, not sent
+// wrongly framed.
+func TestTxRingLinkType(t *testing.T) {
+	if ok, why := netlab.Available(); !ok {
+		t.Skip(why)
+	}
+	if out, err := exec.Command("ip", "tuntap", "add", "dev", "pstun0", "mode", "tun").CombinedOutput(); err != nil {
+		t.Fatalf("ip tuntap: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", "pstun0").Run() })
+	_ = exec.Command("ip", "link", "set", "pstun0", "up").Run()
+	tun, err := net.InterfaceByName("pstun0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, w := ringWriter(t, 4, packet.SYNLen6)
+	src := netip.MustParseAddr("198.18.9.1")
+	syn, _ := packet.NewSYN(src, 64, 1024, 1460)
+	n := syn.Build(w.Slot(), netip.MustParseAddr("198.18.9.2"), 61440, 40000, 0)
+	w.Commit(n, &afpacket.Addr{Ifindex: tun.Index, Protocol: afpacket.ProtoIPv4})
+	k, err := w.Flush()
+	if k != 0 || err == nil || !strings.Contains(err.Error(), "link type 65534") {
+		t.Fatalf("Flush = %d, %v; want 0 and an error naming the link type", k, err)
+	}
+	t.Logf("Flush error: %v", err)
 }
 
 // TestTxRingClosed: after Close the writer hands out no frame, Commit
