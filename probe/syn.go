@@ -53,7 +53,7 @@ type SYNConfig struct {
 	// Window and MSS are the TCP window and MSS option of probes; 0 means
 	// 1024 and 1460.
 	Window, MSS uint16
-	// BatchSize is how many probes Send queues before one sendmmsg call;
+	// BatchSize is how many probes Send queues before one send call;
 	// 0 means 64, 1 sends every probe at once.
 	BatchSize int
 	// FlushDelay bounds how long a probe may wait in a partial batch; 0
@@ -100,19 +100,15 @@ type SYNConfig struct {
 	// picks a random position once per session.
 	DecoyPosition int
 
-	// TxRing sends probes through memory-mapped transmit rings
-	// (PACKET_TX_RING) instead of sendmmsg(2): each batch is written in
-	// place and handed to the kernel with one empty send, with no message
-	// headers or packet bytes copied from user space. It is off by default
-	// because it does not pay on every path (BenchmarkSYNSend, ringN
-	// against batchN): into a link that frees each frame right after the
-	// driver's transmit, as a NIC driver does ("sink"), it cut the CPU per
-	// probe by about a third; across a veth into another network
-	// namespace ("veth", the side-by-side benchmark's lab) the kernel
-	// copies every ring frame into a new page at the crossing, and a whole
-	// scan took as much CPU as with sendmmsg. If the ring cannot be set
-	// up, Open fails.
-	TxRing bool
+	// NoTxRing sends probes with sendmmsg(2) instead of memory-mapped
+	// transmit rings (PACKET_TX_RING), the default: with a ring each batch
+	// is written in place and handed to the kernel with one empty send,
+	// without message headers to copy. A whole dark scan of the
+	// side-by-side benchmark took ~13 % less CPU with the ring
+	// (BenchmarkSYNSend: ringN against batchN). Where a ring cannot be set
+	// up (an old kernel, a sandbox) Open uses sendmmsg by itself; NoTxRing
+	// is for comparisons and kernels whose rings misbehave.
+	NoTxRing bool
 }
 
 // SYN is the TCP SYN ("half-open") prober, nmap's -sS, for IPv4 and IPv6 on

@@ -26,7 +26,7 @@ func TestSYNSendAllocs(t *testing.T) {
 	p6 := netip.MustParsePrefix("2001:db8:ff20::/116")
 	blackholeLab(t, p4, p6)
 	for _, ring := range []bool{false, true} {
-		s, _ := openSYN(t, &SYNConfig{TxRing: ring})
+		s, _ := openSYN(t, &SYNConfig{NoTxRing: !ring})
 		synSendAllocs(t, s, ring, p4, p6)
 	}
 }
@@ -103,7 +103,7 @@ func BenchmarkSYNSend(b *testing.B) {
 		{"sink/v4/ring64", ps, 64, 0, true}, {"sink/v4/ring64/sync", ps, 64, -1, true}, {"sink/v4/ring64/workers1", ps, 64, 1, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			p, err := NewSYN(&SYNConfig{BatchSize: c.batch, SendWorkers: c.workers, TxRing: c.ring})
+			p, err := NewSYN(&SYNConfig{BatchSize: c.batch, SendWorkers: c.workers, NoTxRing: !c.ring})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -43,15 +43,3 @@ func ExampleNewSYN() {
 		_ = st.Stats()
 	}
 }
-
-// A SYN prober that sends through memory-mapped transmit rings, for hosts
-// whose probes leave through a NIC (see SYNConfig.TxRing for when it
-// pays). Everything else is as with the default.
-func ExampleNewSYN_txRing() {
-	p, err := probe.NewSYN(&probe.SYNConfig{TxRing: true})
-	if err != nil {
-		fmt.Println("SYN scanning unavailable:", err)
-		return
-	}
-	_ = p // pass to scanner.New like any prober
-}

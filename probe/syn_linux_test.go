@@ -440,12 +440,11 @@ func TestSYNVerticalAllPorts(t *testing.T) {
 	vertical(t, lab.AddHost(netlab.HostConfig{}), 3, 300*time.Millisecond)
 }
 
-// TestSYNTxRing runs the vertical scan with the send sockets' transmit
-// ring (afpacket.Config.TxRing): every verdict exact, so every probe left
-// intact, and Stats.Sent counts each one.
-func TestSYNTxRing(t *testing.T) {
+// TestSYNNoTxRing runs the vertical scan with sendmmsg instead of the
+// default transmit rings: every verdict exact.
+func TestSYNNoTxRing(t *testing.T) {
 	lab := netlab.New(t)
-	verticalCfg(t, lab.AddHost(netlab.HostConfig{}), 3, 300*time.Millisecond, &SYNConfig{TxRing: true})
+	verticalCfg(t, lab.AddHost(netlab.HostConfig{}), 3, 300*time.Millisecond, &SYNConfig{NoTxRing: true})
 }
 
 // TestSYNVerticalLossy is the same scan through 5 % loss of the host's

@@ -20,7 +20,9 @@
 //   - BatchReader: recvmmsg(2), for probers that read replies admitted by a
 //     tight filter;
 //   - BatchWriter: sendmmsg(2) from preallocated slots, for probers that
-//     send packets at high rates.
+//     send packets at high rates; on a socket opened with Config.TxRing,
+//     the frames of a memory-mapped transmit ring (PACKET_TX_RING) and one
+//     empty send per batch instead.
 //
 // Conn.ReadFrom and Conn.WriteTo serve the rest (ARP, NDP, the lab's
 // bridge).
@@ -115,10 +117,11 @@ type Config struct {
 	// hands each run of frames for the same interface and protocol to the
 	// kernel with one empty sendto(2), so no message headers are copied
 	// from user space. It needs a Datagram socket and implies SendOnly; the
-	// writer builds the link headers itself, for Ethernet and loopback
-	// links only (a packet for another link type is dropped and reported
-	// by Flush). Such a socket has exactly one BatchWriter and sends only
-	// through it: WriteTo, WritePacket and Write fail.
+	// writer builds the link headers itself on Ethernet and loopback
+	// links, and sends packets for other link types (tun, PPP, …) through
+	// a second, ordinary socket with sendmmsg. Such a socket has exactly
+	// one BatchWriter and sends only through it: WriteTo, WritePacket and
+	// Write fail.
 	TxRing bool
 }
 

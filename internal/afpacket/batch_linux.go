@@ -126,6 +126,7 @@ type BatchWriter struct {
 	links    map[int]*txLink // by ifindex
 	lastIf   int
 	lastLink *txLink
+	other    *BatchWriter // for links other than Ethernet, or nil
 }
 
 // NewBatchWriter returns a writer of up to batch packets of up to slot

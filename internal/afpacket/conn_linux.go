@@ -31,6 +31,7 @@ type Conn struct {
 	// one BatchWriter (tx).
 	txring bool
 	tx     atomic.Pointer[txRing]
+	other  atomic.Pointer[Conn] // the writer's socket for links other than Ethernet
 	closed atomic.Bool
 	stats  counters
 }
@@ -451,6 +452,9 @@ func (c *Conn) Close() error {
 	}
 	if r := c.tx.Load(); r != nil {
 		r.close()
+	}
+	if o := c.other.Load(); o != nil {
+		o.Close()
 	}
 	release(c.f)
 	return nil

@@ -193,6 +193,35 @@ func (r *txRing) commit(j, n int, to *Addr, ifindex int, l *txLink) {
 	binary.BigEndian.PutUint16(e[12:], to.Protocol)
 }
 
+// sendOther sends the first run queued packets, for a link the ring
+// cannot frame, through a Datagram socket with sendmmsg, opened on first
+// use and kept for the writer's life.
+func (w *BatchWriter) sendOther(run int) (int, error) {
+	if w.other == nil {
+		c, err := Listen(nil, Datagram, ProtoNone, &Config{SendOnly: true})
+		if err != nil {
+			return 0, err
+		}
+		if w.other, err = c.NewBatchWriter(len(w.hdr), w.slot); err != nil {
+			c.Close()
+			return 0, err
+		}
+		w.c.other.Store(c)
+		if w.c.closed.Load() {
+			c.Close()
+		}
+	}
+	r := w.ring
+	for j := range run {
+		i := r.idx(j)
+		off := r.frame(i) + txPkt
+		n := copy(w.other.Slot(), r.mem[off:off+r.pktLen(i)])
+		a := Addr{Ifindex: int(r.dst[i].Ifindex), Protocol: ntohs(r.dst[i].Protocol), HWLen: r.dst[i].Halen, HW: r.dst[i].Addr}
+		w.other.Commit(n, &a)
+	}
+	return w.other.Flush()
+}
+
 // pktLen is the length of the packet in frame i.
 func (r *txRing) pktLen(i int) int {
 	return int(binary.NativeEndian.Uint32(r.mem[r.frame(i)+txLen:])) - vnetLen - ethLen
@@ -292,11 +321,16 @@ func (w *BatchWriter) flushRing() (int, error) {
 		}
 		l := w.link(int(w.to.Ifindex))
 		if !l.ok {
-			err := l.err
-			if err == nil {
-				err = fmt.Errorf("link type %d: the TX ring builds Ethernet headers only", l.typ)
+			if l.err != nil {
+				fail(l.err)
+			} else {
+				// Not an Ethernet link: let the kernel build its header.
+				k, err := w.sendOther(run)
+				sent += k
+				if err != nil {
+					fail(err)
+				}
 			}
-			fail(err)
 			r.drop(0, run, w.n)
 			w.n -= run
 			continue
