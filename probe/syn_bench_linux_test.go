@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/portsense/portsense/internal/netlab"
 	"github.com/portsense/portsense/target"
 )
@@ -23,7 +25,13 @@ func TestSYNSendAllocs(t *testing.T) {
 	p4 := netip.MustParsePrefix("198.19.32.0/20")
 	p6 := netip.MustParsePrefix("2001:db8:ff20::/116")
 	blackholeLab(t, p4, p6)
-	s, _ := openSYN(t, nil)
+	for _, ring := range []bool{false, true} {
+		s, _ := openSYN(t, &SYNConfig{NoTxRing: !ring})
+		synSendAllocs(t, s, ring, p4, p6)
+	}
+}
+
+func synSendAllocs(t *testing.T, s *SYNSession, ring bool, p4, p6 netip.Prefix) {
 	for _, p := range []netip.Prefix{p4, p6} {
 		a := p.Addr().Next()
 		port := uint16(0)
@@ -35,10 +43,10 @@ func TestSYNSendAllocs(t *testing.T) {
 		}
 		send() // resolves and caches the route and next hop
 		if n := testing.AllocsPerRun(2000, send); n != 0 {
-			t.Errorf("%v: Send allocates %v times per probe", p, n)
+			t.Errorf("%v (ring %v): Send allocates %v times per probe", p, ring, n)
 		}
 		if n := testing.AllocsPerRun(100, func() { send(); _ = s.Flush() }); n != 0 {
-			t.Errorf("%v: Send+Flush allocates %v times", p, n)
+			t.Errorf("%v (ring %v): Send+Flush allocates %v times", p, ring, n)
 		}
 	}
 }
@@ -61,8 +69,18 @@ func sink(tb testing.TB) netip.Prefix {
 	return netip.MustParsePrefix("198.19.128.0/18")
 }
 
+// cpuTime is the process's user+system CPU time so far: with the
+// benchmark's sending threads it includes the kernel's send path and, on a
+// veth, the receiving namespace's work that runs inline in the send call.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkSYNSend measures the whole send path, Send through sendmmsg
-// into a lab veth, in probes per second.
+// (batchN) or a PACKET_TX_RING (ringN) into a lab veth, in probes per
+// second and CPU time per probe (cpu-ns/op, every thread of the process).
 func BenchmarkSYNSend(b *testing.B) {
 	p6 := netip.MustParsePrefix("2001:db8:ff30::/112")
 	p4 := netip.MustParsePrefix("198.19.0.0/16")
@@ -72,14 +90,20 @@ func BenchmarkSYNSend(b *testing.B) {
 		name           string
 		p              netip.Prefix
 		batch, workers int
+		ring           bool
 	}{
-		{"veth/v4/batch64", p4, 64, 0}, {"veth/v4/batch1", p4, 1, 0}, {"veth/v4/batch256", p4, 256, 0},
-		{"veth/v4/batch64/sync", p4, 64, -1}, {"veth/v4/batch64/workers1", p4, 64, 1},
-		{"veth/v6/batch64", p6, 64, 0},
-		{"sink/v4/batch64", ps, 64, 0}, {"sink/v4/batch64/sync", ps, 64, -1}, {"sink/v4/batch64/workers1", ps, 64, 1},
+		{"veth/v4/batch64", p4, 64, 0, false}, {"veth/v4/batch1", p4, 1, 0, false}, {"veth/v4/batch256", p4, 256, 0, false},
+		{"veth/v4/batch64/sync", p4, 64, -1, false}, {"veth/v4/batch64/workers1", p4, 64, 1, false},
+		{"veth/v6/batch64", p6, 64, 0, false},
+		{"sink/v4/batch64", ps, 64, 0, false}, {"sink/v4/batch64/sync", ps, 64, -1, false}, {"sink/v4/batch64/workers1", ps, 64, 1, false},
+		// The same through PACKET_TX_RING sockets.
+		{"veth/v4/ring64", p4, 64, 0, true}, {"veth/v4/ring256", p4, 256, 0, true},
+		{"veth/v4/ring64/sync", p4, 64, -1, true}, {"veth/v4/ring64/workers1", p4, 64, 1, true},
+		{"veth/v6/ring64", p6, 64, 0, true},
+		{"sink/v4/ring64", ps, 64, 0, true}, {"sink/v4/ring64/sync", ps, 64, -1, true}, {"sink/v4/ring64/workers1", ps, 64, 1, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			p, err := NewSYN(&SYNConfig{BatchSize: c.batch, SendWorkers: c.workers})
+			p, err := NewSYN(&SYNConfig{BatchSize: c.batch, SendWorkers: c.workers, NoTxRing: !c.ring})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -93,7 +117,7 @@ func BenchmarkSYNSend(b *testing.B) {
 			_ = s.Send(Probe{Target: tcp(a, 1)})
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), cpuTime()
 			for i := 0; i < b.N; i++ {
 				if err := s.Send(Probe{Target: target.Target{Addr: a, Port: target.Port{Proto: target.TCP, Num: uint16(i)}}}); err != nil {
 					b.Fatal(err)
@@ -107,6 +131,7 @@ func BenchmarkSYNSend(b *testing.B) {
 			}
 			_ = s.Flush()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pps")
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

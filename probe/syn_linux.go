@@ -94,7 +94,7 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	}
 	for range nsend {
 		// One socket per batch, so that workers send in parallel.
-		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, &afpacket.Config{SendOnly: true})
+		c, tx, err := openSender(!cfg.NoTxRing, cfg.BatchSize)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("probe: SYN scan: %w", err)
@@ -105,11 +105,6 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 			_ = rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20) })
 		}
 		conns = append(conns, c)
-		tx, err := c.NewBatchWriter(cfg.BatchSize, packet.SYNLen6)
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("probe: SYN scan: %w", err)
-		}
 		senders = append(senders, tx)
 	}
 	// Replies are read on every interface: loopback targets answer on lo,
@@ -160,6 +155,32 @@ func (s *SYN) Open(ctx context.Context, deliver func(Reply)) (Session, error) {
 	ss.timer.Stop()
 	go ss.receive()
 	return ss, nil
+}
+
+// openSender opens a send socket and its batch writer: through a
+// transmit ring when ring is set and the kernel sets one up, else with
+// sendmmsg.
+func openSender(ring bool, batch int) (*afpacket.Conn, *afpacket.BatchWriter, error) {
+	if ring {
+		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, &afpacket.Config{TxRing: true})
+		if err != nil {
+			return nil, nil, err // as the plain socket would: no privilege to fall back to
+		}
+		if tx, err := c.NewBatchWriter(batch, packet.SYNLen6); err == nil {
+			return c, tx, nil
+		}
+		c.Close() // no ring on this kernel: sendmmsg
+	}
+	c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, &afpacket.Config{SendOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := c.NewBatchWriter(batch, packet.SYNLen6)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, tx, nil
 }
 
 // SYNSession is an open SYN prober. Send and Flush may be called from

@@ -386,6 +386,11 @@ func horizontal(t *testing.T, prefixes ...netip.Prefix) {
 // vertical probes every port of h over IPv4 and IPv6 and checks each
 // verdict against the lab's definition: open, closed, dropped, rejected.
 func vertical(t *testing.T, h *netlab.Host, tries int, quiet time.Duration) {
+	verticalCfg(t, h, tries, quiet, nil)
+}
+
+// verticalCfg is vertical with a prober configured by cfg.
+func verticalCfg(t *testing.T, h *netlab.Host, tries int, quiet time.Duration, cfg *SYNConfig) {
 	unlimitICMP(t, h)
 	open := []uint16{22, 80, 443, 8080, 65535}
 	h.ListenTCP(t, open...)
@@ -395,7 +400,7 @@ func vertical(t *testing.T, h *netlab.Host, tries int, quiet time.Duration) {
 	for _, p := range open {
 		isOpen[p] = true
 	}
-	s, col := openSYN(t, nil)
+	s, col := openSYN(t, cfg)
 	for _, a := range []netip.Addr{h.Addr4, h.Addr6} {
 		var targets []target.Target
 		for p := 1; p <= 65535; p++ {
@@ -433,6 +438,13 @@ func vertical(t *testing.T, h *netlab.Host, tries int, quiet time.Duration) {
 func TestSYNVerticalAllPorts(t *testing.T) {
 	lab := netlab.New(t)
 	vertical(t, lab.AddHost(netlab.HostConfig{}), 3, 300*time.Millisecond)
+}
+
+// TestSYNNoTxRing runs the vertical scan with sendmmsg instead of the
+// default transmit rings: every verdict exact.
+func TestSYNNoTxRing(t *testing.T) {
+	lab := netlab.New(t)
+	verticalCfg(t, lab.AddHost(netlab.HostConfig{}), 3, 300*time.Millisecond, &SYNConfig{NoTxRing: true})
 }
 
 // TestSYNVerticalLossy is the same scan through 5 % loss of the host's

@@ -20,7 +20,9 @@
 //   - BatchReader: recvmmsg(2), for probers that read replies admitted by a
 //     tight filter;
 //   - BatchWriter: sendmmsg(2) from preallocated slots, for probers that
-//     send packets at high rates.
+//     send packets at high rates; on a socket opened with Config.TxRing,
+//     the frames of a memory-mapped transmit ring (PACKET_TX_RING) and one
+//     empty send per batch instead.
 //
 // Conn.ReadFrom and Conn.WriteTo serve the rest (ARP, NDP, the lab's
 // bridge).
@@ -109,6 +111,18 @@ type Config struct {
 	// Deadlines do not apply to such a socket, and reading from it is an
 	// error.
 	SendOnly bool
+	// TxRing makes the socket's BatchWriter send through a memory-mapped
+	// transmit ring (PACKET_TX_RING, TPACKET_V2) instead of sendmmsg(2):
+	// Slot returns the packet area of a frame of the ring itself and Flush
+	// hands each run of frames for the same interface and protocol to the
+	// kernel with one empty sendto(2), so no message headers are copied
+	// from user space. It needs a Datagram socket and implies SendOnly; the
+	// writer builds the link headers itself on Ethernet and loopback
+	// links, and sends packets for other link types (tun, PPP, …) through
+	// a second, ordinary socket with sendmmsg. Such a socket has exactly
+	// one BatchWriter and sends only through it: WriteTo, WritePacket and
+	// Write fail.
+	TxRing bool
 }
 
 // RingConfig configures a Ring. A nil *RingConfig means defaults.

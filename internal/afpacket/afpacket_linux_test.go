@@ -41,8 +41,12 @@ func TestSendReceiveLoopback(t *testing.T) {
 	if ok, why := netlab.Available(); !ok {
 		t.Skip(why)
 	}
-	for _, cfg := range []*afpacket.Config{nil, {SendOnly: true}} {
-		t.Run(fmt.Sprintf("SendOnly=%v", cfg != nil), func(t *testing.T) { sendReceiveLoopback(t, cfg) })
+	for _, cfg := range []*afpacket.Config{nil, {SendOnly: true}, {TxRing: true}} {
+		name := fmt.Sprintf("SendOnly=%v", cfg != nil)
+		if cfg != nil && cfg.TxRing {
+			name = "TxRing"
+		}
+		t.Run(name, func(t *testing.T) { sendReceiveLoopback(t, cfg) })
 	}
 }
 
@@ -376,32 +380,12 @@ func benchSendPath(b *testing.B, link string) {
 	}
 	syn, _ := packet.NewSYN(hop.Src, 64, 1024, 1460)
 	const batch = 64
-	b.Run("afpacket", func(b *testing.B) {
-		c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		tx, err := c.NewBatchWriter(batch, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		d := afpacket.Addr{Ifindex: hop.Ifindex, Protocol: afpacket.ProtoIPv4, HWLen: hop.HWLen, HW: hop.HW}
-		b.ReportAllocs()
-		start := time.Now()
-		a := p.Addr()
-		for i := 0; i < b.N; i++ {
-			n := syn.Build(tx.Slot(), a, 61440, uint16(i), uint32(i))
-			tx.Commit(n, &d)
-			if tx.Full() {
-				if _, err := tx.Flush(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		_, _ = tx.Flush()
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pps")
-	})
+	for _, sc := range []struct {
+		name string
+		cfg  *afpacket.Config
+	}{{"afpacket", nil}, {"afpacket-sendonly", &afpacket.Config{SendOnly: true}}, {"afpacket-txring", &afpacket.Config{TxRing: true}}} {
+		b.Run(sc.name, func(b *testing.B) { benchBatchWriter(b, sc.cfg, hop, p, syn) })
+	}
 	b.Run("rawip", func(b *testing.B) {
 		r, err := newRawIP4(batch)
 		if err != nil {
@@ -426,4 +410,42 @@ func benchSendPath(b *testing.B, link string) {
 		_ = r.flush(k)
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pps")
 	})
+}
+
+// benchBatchWriter sends prebuilt SYNs to p through a BatchWriter on a
+// socket configured by cfg, in batches of 64.
+func benchBatchWriter(b *testing.B, cfg *afpacket.Config, hop route.Hop, p netip.Prefix, syn *packet.SYN) {
+	const batch = 64
+	c, err := afpacket.Listen(nil, afpacket.Datagram, afpacket.ProtoNone, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	tx, err := c.NewBatchWriter(batch, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := afpacket.Addr{Ifindex: hop.Ifindex, Protocol: afpacket.ProtoIPv4, HWLen: hop.HWLen, HW: hop.HW}
+	b.ReportAllocs()
+	start, cpu := time.Now(), cpuTime()
+	a := p.Addr()
+	for i := 0; i < b.N; i++ {
+		n := syn.Build(tx.Slot(), a, 61440, uint16(i), uint32(i))
+		tx.Commit(n, &d)
+		if tx.Full() {
+			if _, err := tx.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	_, _ = tx.Flush()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pps")
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -117,13 +117,27 @@ type BatchWriter struct {
 	sent  int // packets of the queue already sent
 	err   error
 	write func(fd uintptr) bool
+
+	// A TxRing socket's writer: the queued packets live in ring (hdr
+	// only gives the batch size), sent to to with errno as the result.
+	ring     *txRing
+	to       unix.RawSockaddrLinklayer
+	errno    unix.Errno
+	links    map[int]*txLink // by ifindex
+	lastIf   int
+	lastLink *txLink
+	other    *BatchWriter // for links other than Ethernet, or nil
 }
 
 // NewBatchWriter returns a writer of up to batch packets of up to slot
-// bytes per Flush.
+// bytes per Flush. On a TxRing socket it sets up the ring (room for one
+// batch) and may be called once.
 func (c *Conn) NewBatchWriter(batch, slot int) (*BatchWriter, error) {
-	if batch < 1 || batch > 1024 || slot < 1 {
+	if batch < 1 || batch > 1024 || slot < 1 || (c.txring && slot > 1<<16) {
 		return nil, fmt.Errorf("afpacket: bad batch %d (1..1024) or slot %d", batch, slot)
+	}
+	if c.txring {
+		return c.newRingWriter(batch, slot)
 	}
 	w := &BatchWriter{
 		c:    c,
@@ -150,6 +164,9 @@ func (w *BatchWriter) Slot() []byte {
 	if w.n == len(w.hdr) {
 		return nil
 	}
+	if w.ring != nil {
+		return w.ringSlot()
+	}
 	return w.bufs[w.n*w.slot : (w.n+1)*w.slot : (w.n+1)*w.slot]
 }
 
@@ -159,6 +176,9 @@ func (w *BatchWriter) Slot() []byte {
 func (w *BatchWriter) Commit(n int, to *Addr) bool {
 	if w.n == len(w.hdr) || n <= 0 || n > w.slot {
 		return false
+	}
+	if w.ring != nil {
+		return w.ringCommit(n, to)
 	}
 	toRaw(&w.addr[w.n], to, w.c.ifindex)
 	w.iov[w.n].SetLen(n)
@@ -177,6 +197,9 @@ func (w *BatchWriter) Full() bool { return w.n == len(w.hdr) }
 // its destination (no such device, link down) is skipped and reported in
 // the error after the rest are sent.
 func (w *BatchWriter) Flush() (int, error) {
+	if w.ring != nil {
+		return w.flushRing()
+	}
 	if w.n == 0 {
 		return 0, nil
 	}
@@ -205,7 +228,13 @@ func (w *BatchWriter) Flush() (int, error) {
 }
 
 // Reset drops every queued packet.
-func (w *BatchWriter) Reset() { w.n, w.sent = 0, 0 }
+func (w *BatchWriter) Reset() {
+	w.n, w.sent = 0, 0
+	if r := w.ring; r != nil && r.slotOut {
+		r.slotOut = false
+		r.leave()
+	}
+}
 
 // sendmmsg is the RawConn write callback: false means "wait until
 // writable".

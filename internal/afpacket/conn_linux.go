@@ -27,8 +27,13 @@ type Conn struct {
 	// blocking: a SendOnly socket, outside the poller; its writes wait in
 	// the kernel rather than fail with EAGAIN.
 	blocking bool
-	closed   atomic.Bool
-	stats    counters
+	// txring: the socket sends through a PACKET_TX_RING, set up by its
+	// one BatchWriter (tx).
+	txring bool
+	tx     atomic.Pointer[txRing]
+	other  atomic.Pointer[Conn] // the writer's socket for links other than Ethernet
+	closed atomic.Bool
+	stats  counters
 }
 
 // counters accumulate the kernel's PACKET_STATISTICS, which reset on
@@ -68,8 +73,14 @@ func open(ifi *net.Interface, typ Type, cfg *Config) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if cfg.TxRing {
+		if typ != Datagram {
+			return -1, fmt.Errorf("afpacket: a TxRing socket takes network-layer packets: type %v, want %v", typ, Datagram)
+		}
+		st = unix.SOCK_RAW // its writer builds the link headers (see txring_linux.go)
+	}
 	flags := unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
-	if cfg.SendOnly {
+	if cfg.SendOnly || cfg.TxRing {
 		flags = unix.SOCK_CLOEXEC // os.NewFile keeps a blocking socket out of the poller
 	}
 	fd, err := unix.Socket(unix.AF_PACKET, st|flags, 0)
@@ -159,7 +170,8 @@ func Listen(ifi *net.Interface, typ Type, proto uint16, cfg *Config) (*Conn, err
 		unix.Close(fd)
 		return nil, err
 	}
-	conn := &Conn{f: os.NewFile(uintptr(fd), "packet"), proto: proto, ignOut: c.IgnoreOutgoing, blocking: c.SendOnly}
+	conn := &Conn{f: os.NewFile(uintptr(fd), "packet"), proto: proto, ignOut: c.IgnoreOutgoing,
+		blocking: c.SendOnly || c.TxRing, txring: c.TxRing}
 	if ifi != nil {
 		conn.ifindex = ifi.Index
 	}
@@ -277,6 +289,9 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // WritePacket sends b to a without allocating.
 func (c *Conn) WritePacket(b []byte, a *Addr) (int, error) {
+	if c.txring {
+		return 0, errTxRingWrite
+	}
 	var sa unix.RawSockaddrLinklayer
 	toRaw(&sa, a, c.ifindex)
 	if sa.Ifindex == 0 {
@@ -316,6 +331,9 @@ func (c *Conn) WritePacket(b []byte, a *Addr) (int, error) {
 // Write sends b on the interface and protocol the Conn is bound to (a
 // Raw frame's own header names its destination).
 func (c *Conn) Write(b []byte) (int, error) {
+	if c.txring {
+		return 0, errTxRingWrite
+	}
 	var (
 		n    int
 		serr error
@@ -432,9 +450,19 @@ func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return &net.OpError{Op: "close", Net: "packet", Err: ErrClosed}
 	}
+	if r := c.tx.Load(); r != nil {
+		r.close()
+	}
+	if o := c.other.Load(); o != nil {
+		o.Close()
+	}
 	release(c.f)
 	return nil
 }
+
+// errTxRingWrite is the error of a single write on a TxRing socket: the
+// kernel sends only what the ring holds.
+var errTxRingWrite = &net.OpError{Op: "write", Net: "packet", Err: errors.New("a TxRing socket sends only through its BatchWriter")}
 
 // release wakes every reader and writer of f at once (a deadline in the
 // past) and closes f in the background.
