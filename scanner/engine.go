@@ -739,7 +739,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	switch {
 	case lost == 0:
 		e.cwnd.onReply()
-	case e.lossShort > 2*e.lossLong+0.1 && (e.lastDrop.IsZero() || int32(ent.sentAt()-e.mono(e.lastDrop)) > 0):
+	case e.lossShort > 2*e.lossLong+0.1 && (e.lastDrop.IsZero() || int32(ent.sent[(entTry-1)%len(ent.sent)]-e.mono(e.lastDrop)) > 0):
 		e.cwnd.onDrop()
 		e.lastDrop = t
 	}
