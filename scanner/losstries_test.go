@@ -146,3 +146,33 @@ func TestScanWindowUnderSteadyLoss(t *testing.T) {
 	slices.Sort(windows)
 	assert.GreaterOrEqual(t, windows[1], 200, "median final window of 3 lossy scans (%v)", windows)
 }
+
+// The retries lossTries asks for, as a function of the loss seen.
+func TestLossTriesRetries(t *testing.T) {
+	feed := func(targets uint64, p float64, answers int) lossTries {
+		l := newLossTries(targets)
+		lost := hashLoss(maphash.MakeSeed(), p)
+		for i := range answers {
+			silent := 0
+			for silent < 20 && lost(uint16(i), silent) {
+				silent++
+			}
+			l.answer(silent)
+		}
+		return l
+	}
+	assert.Zero(t, feed(65535, 0, 10000).retries, "no loss seen: nothing added")
+	// 5 % loss, 65,535 targets: 65,535 · 0.05^6 ≈ 0.001 ≤ 0.01 < 65,535 · 0.05^5,
+	// so 6 tries; the estimate from ~1,024 answers varies by a try.
+	assert.InDelta(t, 5, feed(65535, 0.05, 20000).retries, 1)
+	// More targets, or more loss, call for more tries.
+	assert.Greater(t, feed(1<<24, 0.05, 20000).retries, 5)
+	assert.Greater(t, feed(65535, 0.2, 20000).retries, 5)
+	// One early loss among few answers errs high.
+	l := newLossTries(65535)
+	for range 20 {
+		l.answer(0)
+	}
+	l.answer(1)
+	assert.GreaterOrEqual(t, l.retries, 5)
+}
