@@ -281,6 +281,9 @@ func runOnce(w workload, tl tool, out string, timeout time.Duration, logf func(s
 		return runResult{}, &toolError{"error", "output: " + err.Error()}
 	}
 	res.Score = scoreRun(w.exp, o, tl.openOnly)
+	if tl.name == toolOurs && len(res.Score.Bad) > 0 {
+		logBad(logf, out, res.Score.Bad)
+	}
 	return res, nil
 }
 

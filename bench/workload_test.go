@@ -39,6 +39,9 @@ type score struct {
 	Found     int  `json:"found"` // positives reported so
 	OpenOnly  bool `json:"open_only"`
 	Named     int  `json:"services_named,omitempty"`
+	// Bad lists the first few disagreements, "addr:port want≠got", so
+	// that a wrong verdict can be traced.
+	Bad []string `json:"bad,omitempty"`
 }
 
 func (s score) bad() int { return s.Missed + s.Wrong + s.Extra }
@@ -69,6 +72,9 @@ func scoreRun(e expectation, o *observed, openOnly bool) score {
 			s.Correct++
 		default:
 			s.Wrong++
+		}
+		if got != want && !(openOnly && want != e.positive && got != e.positive) && len(s.Bad) < 5 {
+			s.Bad = append(s.Bad, fmt.Sprintf("%v want %s≠got %q", netip.AddrPortFrom(k.addr, k.port), want, got))
 		}
 		return true
 	})

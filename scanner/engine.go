@@ -108,6 +108,7 @@ type engine struct {
 	cwnd       congestion
 	maxWindow  int
 	maxSuccess int // highest try number that was ever answered
+	loss       lossTries
 	lastDrop   time.Time
 	lossShort  float64 // recent fraction of replies that answered a retransmission
 	lossLong   float64 // the same over a long horizon: the link's usual loss
@@ -149,6 +150,7 @@ func newEngine(ctx context.Context, s *Scanner, space *target.Space, it *target.
 		start:    time.Now(),
 		startPos: it.Pos(),
 		lost:     math.MaxUint64,
+		loss:     newLossTries(it.Len()),
 	}
 	e.maxWindow = max(p.maxWindow, 1)
 	for _, pr := range s.probers {
@@ -547,9 +549,10 @@ func (e *engine) send(ctx context.Context, ent *entry, tg target.Target, t time.
 }
 
 // allowedTries is how many tries a silent target gets: one more
-// retransmission than any port has ever needed, within the bounds.
+// retransmission than any port has ever needed, and as many as the loss
+// seen calls for (losstries.go), within the bounds.
 func (e *engine) allowedTries() int {
-	r := min(max(e.maxSuccess+1, e.cfg.minRetries), e.cfg.params.maxRetries)
+	r := min(max(e.maxSuccess+1, e.cfg.minRetries, e.loss.retries), e.cfg.params.maxRetries)
 	return r + 1
 }
 
@@ -721,6 +724,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	paced := e.limitPacing(r.Target, e.sourceFor(r.Target))
 	if !paced && !r.FirstSend {
 		e.maxSuccess = max(e.maxSuccess, entTry)
+		e.loss.answer(entTry)
 	}
 	lost := 0.0
 	if try > 0 && try == entTry && !paced && !r.FirstSend {
@@ -735,7 +739,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	switch {
 	case lost == 0:
 		e.cwnd.onReply()
-	case e.lossShort > 2*e.lossLong+0.1 && (e.lastDrop.IsZero() || int32(ent.sentAt()-e.mono(e.lastDrop)) > 0):
+	case e.lossShort > 2*e.lossLong+0.1 && (e.lastDrop.IsZero() || int32(ent.sent[(entTry-1)%len(ent.sent)]-e.mono(e.lastDrop)) > 0):
 		e.cwnd.onDrop()
 		e.lastDrop = t
 	}
@@ -761,6 +765,7 @@ func (e *engine) onFirstReply(ctx context.Context, r probe.Reply, t time.Time, p
 	}
 	e.lossShort -= e.lossShort / 64
 	e.lossLong -= e.lossLong / 1024
+	e.loss.answer(0)
 	e.cwnd.onReply()
 	e.outstanding--
 	return e.finishPos(ctx, pos, result.Result{

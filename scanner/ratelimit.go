@@ -24,9 +24,9 @@ import (
 //
 //  1. Watch. First probes go out at full speed. When a silent port of a
 //     host times out although the host has sent ICMP errors and has been
-//     sent probes since its last one without answering, the host may be
-//     rate-limited: its silent ports are held (no verdict) and it is
-//     measured.
+//     sent probes since its last one without answering (or the port would
+//     now be called silent), the host may be rate-limited: its silent
+//     ports are held (no verdict) and it is measured.
 //  2. Drain. The engine probes a port known to answer with an ICMP error
 //     every millisecond. That keeps the host's token bucket empty, so the
 //     time between two ICMP errors is the time the host takes to earn
@@ -244,7 +244,12 @@ func (e *engine) limitExpire(ctx context.Context, ent *entry, tg target.Target, 
 		return false, nil
 	}
 	if h.phase == limitWatch {
-		if h.events == 0 || h.sentSince < suspectAfter || h.calib == (target.Target{}) {
+		// A port about to be called silent makes its host suspect at
+		// once: when few of a host's ports are still silent, their
+		// retries alone may not reach suspectAfter before they run out
+		// (TestICMPLoneSilentPort).
+		final := int(ent.try)+1 >= e.allowedTries()
+		if h.events == 0 || (h.sentSince < suspectAfter && !final) || h.calib == (target.Target{}) {
 			return false, nil
 		}
 		h.phase = limitDrain

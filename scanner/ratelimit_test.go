@@ -160,3 +160,37 @@ func TestICMPNoLimitNotPaced(t *testing.T) {
 	require.NoError(t, sc.Wait())
 	require.Zero(t, sc.Stats().RateLimited)
 }
+
+// A host's last silent port must not be called open|filtered before the
+// host's budget is measured. Seven closed ports, a burst of six: the
+// seventh port's tries are the only probes the host gets after its last
+// error, too few to make the host suspect (suspectAfter) before the
+// port's retries ran out, so it came out open|filtered/no-response (the
+// lab's TestLabUDPSourcePool lost 1-4 ports that way: a source of its pool
+// with one silent port left; seen with debug output, watch phase,
+// sentSince 3).
+func TestICMPLoneSilentPort(t *testing.T) {
+	for _, minRetries := range []int{1, 3} {
+		b := &bucketNet{interval: 300 * time.Millisecond, burst: 6, state: func(uint16) result.State { return result.Closed }}
+		ps, err := target.ParsePorts("1-7", target.UDP)
+		require.NoError(t, err)
+		sp, err := target.NewSpace(target.NewHosts(netip.MustParseAddr("198.18.0.2")), ps)
+		require.NoError(t, err)
+		s, err := New(bucketProber{b}, WithMinRetries(minRetries),
+			WithRTTTimeouts(20*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond))
+		require.NoError(t, err)
+		sc, err := s.Start(t.Context(), sp)
+		require.NoError(t, err)
+		n := 0
+		for r := range sc.Results() {
+			n++
+			if r.State != result.Closed {
+				t.Errorf("min retries %d: udp/%d: %v/%v after %d tries, want closed", minRetries, r.AddrPort.Port(), r.State, r.Reason, r.Tries)
+			}
+		}
+		require.NoError(t, sc.Wait())
+		require.Equal(t, 7, n)
+		st := sc.Stats()
+		t.Logf("min retries %d: %d probes (%d paced), %d errors, rate-limited %d, %v", minRetries, st.Sent, st.Paced, b.errs, st.RateLimited, st.Elapsed)
+	}
+}
