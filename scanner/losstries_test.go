@@ -5,57 +5,23 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/portsense/portsense/probe"
 	"github.com/portsense/portsense/result"
 	"github.com/portsense/portsense/target"
 )
 
-// lossNet answers like fakeNet's labState, at once, except for the
-// replies lost(port, try) says are lost: a loss pattern that does not
-// depend on the order or timing of sends, so a scan's verdicts do not
-// depend on the scheduler.
-type lossNet struct {
-	lost func(port uint16, try int) bool
-	sent atomic.Int64
+// lossNet answers like fakeNet's labState, at once (patternNet, inside
+// Send), except for the replies lost(port, try) says are lost: a loss
+// pattern that does not depend on the order or timing of sends, so a
+// scan's verdicts do not depend on the scheduler.
+func lossNet(lost func(port uint16, try int) bool) *patternNet {
+	return &patternNet{state: labState, answer: func(t target.Target, try int) bool { return !lost(t.Port.Num, try) }}
 }
-
-func (n *lossNet) Protocol() target.Protocol { return target.TCP }
-
-func (n *lossNet) Silence() (result.State, result.Reason) {
-	return result.Filtered, result.NoResponse
-}
-
-func (n *lossNet) Open(_ context.Context, deliver func(probe.Reply)) (probe.Session, error) {
-	return &lossSession{n: n, deliver: deliver}, nil
-}
-
-type lossSession struct {
-	n       *lossNet
-	deliver func(probe.Reply)
-}
-
-func (s *lossSession) Send(p probe.Probe) error {
-	s.n.sent.Add(1)
-	st := labState(p.Target)
-	if st == result.Filtered || s.n.lost(p.Target.Port.Num, p.Try) {
-		return nil
-	}
-	reason := result.SynAck
-	if st == result.Closed {
-		reason = result.Reset
-	}
-	s.deliver(probe.Reply{Target: p.Target, Try: p.Try, State: st, Reason: reason, ReplyTTL: 64, Time: time.Now()})
-	return nil
-}
-
-func (s *lossSession) Close() error { return nil }
 
 // hashLoss loses a reply with probability p, as a fixed function of the
 // port and try.
@@ -86,9 +52,9 @@ func TestScanLossTriesBeyondMaxSuccess(t *testing.T) {
 		return loss(port, try) && (try < 2 || !loss(port, try-1) || !loss(port, try-2))
 	}
 	for _, lossy := range []bool{true, false} {
-		net := &lossNet{lost: pattern}
+		net := lossNet(pattern)
 		if !lossy {
-			net.lost = func(uint16, int) bool { return false }
+			net = lossNet(func(uint16, int) bool { return false })
 		}
 		sp := space(t, "198.18.0.1", "1-3000")
 		s, err := New(net, WithRTTTimeouts(0, 5*time.Millisecond, 0))
@@ -130,7 +96,7 @@ func TestScanLossTriesBeyondMaxSuccess(t *testing.T) {
 func TestScanWindowUnderSteadyLoss(t *testing.T) {
 	var windows []int
 	for i := range 3 {
-		net := &lossNet{lost: hashLoss(maphash.MakeSeed(), 0.05)}
+		net := lossNet(hashLoss(maphash.MakeSeed(), 0.05))
 		sp := space(t, "198.18.0.1", "1-3000")
 		s, err := New(net, WithRTTTimeouts(0, 20*time.Millisecond, 0))
 		require.NoError(t, err)
