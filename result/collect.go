@@ -216,7 +216,7 @@ func (c *collector) spillHostsLocked() error {
 		}
 		c.hspill = f
 	}
-	sortRecs(hc, c.hrecs)
+	c.sortHosts()
 	err := c.hspill.write(c.hrecs)
 	c.hrecs = c.hrecs[:0]
 	return err
@@ -323,7 +323,7 @@ func (s *summary) each(fn func(v *hostView)) error {
 		return err
 	}
 	hc := c.hostCodec()
-	sortRecs(hc, c.hrecs)
+	c.sortHosts()
 	hsrc := []recReader[hrec]{&sliceReader[hrec]{rs: c.hrecs}}
 	if c.hspill != nil {
 		hsrc = append(hsrc, c.hspill.readers(c.hspill.runs)...)

@@ -139,7 +139,6 @@ type codec[T any] struct {
 	enc  func(x *T, b []byte)
 	dec  func(x *T, b []byte)
 	cmp  func(x, y *T) int
-	sort func(rs []T) // sorts by cmp (a direct call: a func value would make each pair escape)
 	// key, when not nil, maps a record to a number in cmp's order: if
 	// key(x) < key(y) then cmp(x, y) < 0; equal keys say nothing. The
 	// merger compares keys first, so that most comparisons are one
@@ -147,8 +146,7 @@ type codec[T any] struct {
 	key func(x *T) uint64
 }
 
-var recCodec = &codec[rec]{size: recSize, enc: (*rec).encode, dec: (*rec).decode, cmp: cmpRec, key: recKey,
-	sort: func(rs []rec) { radixSortRecs(rs, make([]uint32, len(rs)), make([]uint32, len(rs))) }}
+var recCodec = &codec[rec]{size: recSize, enc: (*rec).encode, dec: (*rec).decode, cmp: cmpRec, key: recKey}
 
 // recKey is cmpRec's order in one number for IPv4 records (address,
 // protocol, port); every IPv6 record gets the same key, above them all.
@@ -533,6 +531,3 @@ func mergeRuns[T any](c *codec[T], src []recReader[T], emit func(*T) error) erro
 	}
 	return nil
 }
-
-// sortRecs sorts records for a run.
-func sortRecs[T any](c *codec[T], rs []T) { c.sort(rs) }

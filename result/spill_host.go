@@ -82,10 +82,14 @@ func (x *hrec) decode(b []byte) {
 // zone names.
 func (c *collector) hostCodec() *codec[hrec] {
 	if c.hcodec == nil {
-		c.hcodec = &codec[hrec]{size: hrecSize, enc: (*hrec).encode, dec: (*hrec).decode, cmp: c.cmpHost,
-			sort: func(rs []hrec) { slices.SortFunc(rs, func(x, y hrec) int { return c.cmpHost(&x, &y) }) }}
+		c.hcodec = &codec[hrec]{size: hrecSize, enc: (*hrec).encode, dec: (*hrec).decode, cmp: c.cmpHost}
 	}
 	return c.hcodec
+}
+
+// sortHosts sorts the buffered host verdicts in cmpHost's order.
+func (c *collector) sortHosts() {
+	slices.SortFunc(c.hrecs, func(x, y hrec) int { return c.cmpHost(&x, &y) })
 }
 
 // cmpHost orders host records by address as netip.Addr.Compare does,
