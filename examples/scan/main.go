@@ -674,7 +674,7 @@ func (out *outputs) writer(info result.RunInfo, hosts int) result.Writer {
 	if xml != nil || grep != nil || table != nil {
 		ws = append(ws, result.NewReportWriter(info, xml, grep, table))
 	}
-	return closeTogether(ws) // result.Multi, closing the writers at once (close.go)
+	return result.Multi(ws...)
 }
 
 func (out *outputs) close() error {
