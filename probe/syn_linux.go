@@ -560,6 +560,10 @@ func (s *SYNSession) Close() error {
 	if ferr == nil {
 		ferr = s.takeErr()
 	}
+	// A Send that skipped its target after taking a slot left it
+	// uncommitted; with a transmit ring that slot keeps the ring mapped
+	// past the socket's Close until the writer lets go of it.
+	s.tx.Reset()
 	s.closed = true
 	s.timer.Stop()
 	if s.work != nil {

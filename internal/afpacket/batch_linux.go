@@ -159,7 +159,9 @@ func (c *Conn) NewBatchWriter(batch, slot int) (*BatchWriter, error) {
 }
 
 // Slot returns the buffer of the next packet: fill it and call Commit. It
-// returns nil when the batch is full: Flush first.
+// returns nil when the batch is full: Flush first. With a transmit ring
+// (Config.TxRing) the buffer is in the ring: a Slot not committed keeps the
+// ring mapped after Close until the next Commit, Flush or Reset.
 func (w *BatchWriter) Slot() []byte {
 	if w.n == len(w.hdr) {
 		return nil
