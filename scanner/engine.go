@@ -724,7 +724,7 @@ func (e *engine) onReply(ctx context.Context, r probe.Reply) error {
 	paced := e.limitPacing(r.Target, e.sourceFor(r.Target))
 	if !paced && !r.FirstSend {
 		e.maxSuccess = max(e.maxSuccess, entTry)
-		e.loss.answer(entTry)
+		e.loss.answer(entTry, e.st.Done-e.st.Resumed+1)
 	}
 	lost := 0.0
 	if try > 0 && try == entTry && !paced && !r.FirstSend {
@@ -765,7 +765,7 @@ func (e *engine) onFirstReply(ctx context.Context, r probe.Reply, t time.Time, p
 	}
 	e.lossShort -= e.lossShort / 64
 	e.lossLong -= e.lossLong / 1024
-	e.loss.answer(0)
+	e.loss.answer(0, e.st.Done-e.st.Resumed+1)
 	e.cwnd.onReply()
 	e.outstanding--
 	return e.finishPos(ctx, pos, result.Result{

@@ -115,7 +115,8 @@ func TestScanWindowUnderSteadyLoss(t *testing.T) {
 
 // The retries lossTries asks for, as a function of the loss seen.
 func TestLossTriesRetries(t *testing.T) {
-	feed := func(targets uint64, p float64, answers int) lossTries {
+	// sparse: one finished target in sparse answers (the rest are dark).
+	feedSparse := func(targets uint64, p float64, answers, sparse int) lossTries {
 		l := newLossTries(targets)
 		lost := hashLoss(maphash.MakeSeed(), p)
 		for i := range answers {
@@ -123,9 +124,12 @@ func TestLossTriesRetries(t *testing.T) {
 			for silent < 20 && lost(uint16(i), silent) {
 				silent++
 			}
-			l.answer(silent)
+			l.answer(silent, uint64((i+1)*sparse))
 		}
 		return l
+	}
+	feed := func(targets uint64, p float64, answers int) lossTries {
+		return feedSparse(targets, p, answers, 1)
 	}
 	assert.Zero(t, feed(65535, 0, 10000).retries, "no loss seen: nothing added")
 	// 5 % loss, 65,535 targets: 65,535 · 0.05^6 ≈ 0.001 ≤ 0.01 < 65,535 · 0.05^5,
@@ -134,11 +138,16 @@ func TestLossTriesRetries(t *testing.T) {
 	// More targets, or more loss, call for more tries.
 	assert.Greater(t, feed(1<<24, 0.05, 20000).retries, 5)
 	assert.Greater(t, feed(65535, 0.2, 20000).retries, 5)
+	// Only targets that answer can be misjudged: a sweep of 2^24 targets
+	// of which one in a thousand answers needs the tries of ~16,800.
+	dense, sparse := feed(1<<24, 0.05, 20000).retries, feedSparse(1<<24, 0.05, 20000, 1000).retries
+	assert.Less(t, sparse, dense)
+	assert.InDelta(t, feed(1<<24/1000, 0.05, 20000).retries, sparse, 1)
 	// One early loss among few answers errs high.
 	l := newLossTries(65535)
-	for range 20 {
-		l.answer(0)
+	for i := range 20 {
+		l.answer(0, uint64(i+1))
 	}
-	l.answer(1)
+	l.answer(1, 21)
 	assert.GreaterOrEqual(t, l.retries, 5)
 }
