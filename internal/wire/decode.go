@@ -98,13 +98,7 @@ func (h *Header) Decode(link LinkType, b []byte) error {
 }
 
 // DecodeIP fills h as Packet.DecodeIP fills its Header.
-func (h *Header) DecodeIP(b []byte) error {
-	_, err := h.decode(LinkRaw, b)
-	if err != nil {
-		*h = Header{}
-	}
-	return err
-}
+func (h *Header) DecodeIP(b []byte) error { return h.Decode(LinkRaw, b) }
 
 // DecodeNetwork fills h as Packet.DecodeNetwork fills its Header.
 func (h *Header) DecodeNetwork(et uint16, b []byte) error {
