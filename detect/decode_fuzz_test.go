@@ -36,6 +36,13 @@ func FuzzDecode(f *testing.F) {
 		if err != err2 || o != o2 {
 			t.Fatalf("not deterministic: %v %+v / %v %+v", err, o, err2, o2)
 		}
+		// Decode writes observe's body out; the sources call observe
+		// through observeHeader. The two must say the same.
+		var h wire.Header
+		var o3 Observation
+		if err3 := observeHeader(h.Decode(d.Link(), data), &h, t0, &o3); err3 != err || o3 != o {
+			t.Fatalf("observeHeader %v %+v, Decode %v %+v", err3, o3, err, o)
+		}
 		// detect reads a wire.Header and the quote's flow; the prober's
 		// wire.Packet must say the same.
 		var p wire.Packet
